@@ -1,0 +1,1 @@
+"""Pure computer vision: arrays in, dataclasses out. No Flask, no database."""

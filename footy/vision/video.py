@@ -1,0 +1,171 @@
+"""Video in and out, streamed: probing, frame iteration, seeking, browser-playable H.264 writing.
+
+Nothing here holds more than one decoded frame; callers keep whatever window they need.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .types import Frame, VideoInfo, VisionError
+
+
+def _open(path: str | Path):
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise VisionError("INVALID_VIDEO", f"not a readable video file: {exc}") from exc
+    if not container.streams.video:
+        container.close()
+        raise VisionError("INVALID_VIDEO", "the file has no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"  # frame + slice threads: decode is the pipeline's physical limit
+    return container, stream
+
+
+def _fps(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else 0.0
+    return fps if math.isfinite(fps) and 0 < fps <= 1000 else 25.0
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read the container's metadata and decode one frame to prove the file is really a video."""
+    container, stream = _open(path)
+    try:
+        fps = _fps(stream)
+        if stream.duration is not None and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        else:
+            duration = 0.0
+        frame_count = int(stream.frames or 0) or int(round(duration * fps))
+        try:
+            first = next(container.decode(stream), None)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise VisionError("INVALID_VIDEO", f"the video stream cannot be decoded: {exc}") from exc
+        if first is None:
+            raise VisionError("INVALID_VIDEO", "the video stream has no frames")
+        width, height = first.width, first.height
+        if frame_count <= 0:
+            frame_count = 1
+        if duration <= 0:
+            duration = frame_count / fps
+        codec = stream.codec_context.name or "unknown"
+        return VideoInfo(fps=fps, frame_count=frame_count, width=width, height=height,
+                         duration_sec=duration, codec=codec)
+    finally:
+        container.close()
+
+
+def _frame_time(frame, stream, fps: float, fallback_index: int) -> float:
+    if frame.pts is not None and stream.time_base:
+        start = stream.start_time or 0
+        return float((frame.pts - start) * stream.time_base)
+    return fallback_index / fps
+
+
+def iter_frames(path: str | Path, start_sec: float = 0.0, end_sec: float | None = None,
+                step: int = 1) -> Iterator[Frame]:
+    """Yield frames from ``start_sec`` (seeking, not decoding from the start) until ``end_sec``.
+
+    ``step`` keeps every n-th frame by index. A stream that breaks part-way raises
+    ``VisionError("VIDEO_DECODE_ERROR", frame_index=...)`` after the frames that did decode.
+    """
+    container, stream = _open(path)
+    fps = _fps(stream)
+    try:
+        if start_sec > 0:
+            _seek(container, stream, start_sec)
+        produced = 0
+        last_index = -1
+        decoder = container.decode(stream)
+        while True:
+            try:
+                frame = next(decoder)
+            except StopIteration:
+                return
+            except (av.error.FFmpegError, ValueError) as exc:
+                raise VisionError("VIDEO_DECODE_ERROR", f"the video stops decoding after frame {last_index}: {exc}",
+                                  frame_index=last_index + 1) from exc
+            time_sec = _frame_time(frame, stream, fps, produced)
+            index = int(round(time_sec * fps))
+            produced += 1
+            if index <= last_index:  # duplicated timestamps: keep indexes strictly increasing
+                index = last_index + 1
+            if time_sec + 0.5 / fps < start_sec:
+                continue
+            if end_sec is not None and time_sec > end_sec + 0.5 / fps:
+                return
+            last_index = index
+            if index % step:
+                continue
+            yield Frame(index=index, time_sec=index / fps, image=frame.to_ndarray(format="bgr24"))
+    finally:
+        container.close()
+
+
+def _seek(container, stream, time_sec: float) -> None:
+    if not stream.time_base:
+        return
+    target = int(time_sec / stream.time_base) + (stream.start_time or 0)
+    try:
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+    except av.error.FFmpegError:
+        container.seek(0, stream=stream)
+
+
+def frame_at(path: str | Path, time_sec: float) -> Frame:
+    """The frame shown at ``time_sec``, found by seeking to the keyframe before it."""
+    best = None
+    for frame in iter_frames(path, start_sec=max(0.0, time_sec)):
+        best = frame
+        break
+    if best is None:  # past the end: the last frame
+        info = probe(path)
+        for frame in iter_frames(path, start_sec=max(0.0, info.duration_sec - 2.0)):
+            best = frame
+    if best is None:
+        raise VisionError("INVALID_VIDEO", f"no frame at {time_sec:.3f}s")
+    return best
+
+
+class H264Writer:
+    """MP4 with H.264 in yuv420p and the moov atom up front (faststart): plays in Chromium's <video>."""
+
+    def __init__(self, path: str | Path, fps: float, width: int, height: int, crf: int = 23,
+                 preset: str = "veryfast"):
+        self.path = str(path)
+        # yuv420p needs even dimensions
+        self.width, self.height = width - width % 2, height - height % 2
+        self._container = av.open(self.path, mode="w", options={"movflags": "+faststart"})
+        rate = Fraction(fps).limit_denominator(1001)
+        self._stream = self._container.add_stream("libx264", rate=rate)
+        self._stream.width, self._stream.height = self.width, self.height
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"crf": str(crf), "preset": preset}
+        self._stream.codec_context.options = {"crf": str(crf), "preset": preset}
+
+    def write(self, image: np.ndarray) -> None:
+        if image.shape[1] != self.width or image.shape[0] != self.height:
+            image = image[: self.height, : self.width]
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+
+    def __enter__(self) -> "H264Writer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
