@@ -1,0 +1,372 @@
+"""Finding players on a frame.
+
+``PitchDetector`` is the default and needs no model weights: it learns the pitch's own grass
+colour from the video and reports the non-grass blobs standing on the pitch. ``OnnxDetector``
+runs a YOLO-style ONNX model the user supplies. Both return ``sv.Detections`` with pixel
+``xyxy`` boxes in the coordinates of the image they were given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs
+
+import cv2
+import numpy as np
+import supervision as sv
+
+
+class Detector(Protocol):
+    def detect(self, image: np.ndarray) -> sv.Detections: ...
+
+
+def _empty() -> sv.Detections:
+    return sv.Detections(xyxy=np.empty((0, 4), np.float32), confidence=np.empty(0, np.float32),
+                         class_id=np.empty(0, int))
+
+
+# --------------------------------------------------------------------------------------------
+# Pitch colour model
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class GrassModel:
+    """The learned grass colour: a hue band plus saturation/value ranges (OpenCV HSV units)."""
+
+    hue: float
+    hue_tolerance: float
+    s_low: float
+    s_high: float
+    v_low: float
+    v_high: float
+
+    def mask(self, hsv: np.ndarray) -> np.ndarray:
+        """255 where a pixel looks like this pitch's grass."""
+        h = hsv[..., 0].astype(np.int16)
+        diff = np.abs(h - int(round(self.hue)))
+        diff = np.minimum(diff, 180 - diff)  # hue is circular
+        in_hue = diff <= self.hue_tolerance
+        lo = np.array([0, self.s_low, self.v_low], np.uint8)
+        hi = np.array([179, self.s_high, self.v_high], np.uint8)
+        in_sv = cv2.inRange(hsv, lo, hi) > 0
+        return ((in_hue & in_sv).astype(np.uint8)) * 255
+
+
+def _smooth_circular(hist: np.ndarray, radius: int = 2) -> np.ndarray:
+    k = np.ones(2 * radius + 1) / (2 * radius + 1)
+    padded = np.concatenate([hist[-radius:], hist, hist[:radius]])
+    return np.convolve(padded, k, mode="valid")
+
+
+def learn_grass(hsv: np.ndarray, prior: np.ndarray | None = None, prior_weight: float = 0.0
+                ) -> tuple[GrassModel | None, np.ndarray]:
+    """Learn the grass colour from the lower/central part of an HSV frame.
+
+    The dominant hue among saturated pixels there is the grass (kits cover a small fraction
+    of it). ``prior`` is a previous hue histogram blended in so the model adapts slowly.
+    Returns the model (None if the frame has no dominant saturated colour) and the histogram.
+    """
+    hgt, wid = hsv.shape[:2]
+    region = hsv[hgt // 3:, wid // 8: wid - wid // 8]
+    pixels = region.reshape(-1, 3)
+    saturated = pixels[(pixels[:, 1] >= 35) & (pixels[:, 2] >= 35)]
+    hist = np.bincount(saturated[:, 0], minlength=180)[:180].astype(np.float64)
+    total = hist.sum()
+    if total > 0:
+        hist /= total
+    if prior is not None and prior_weight > 0:
+        hist = prior_weight * prior + (1 - prior_weight) * hist
+    if total < 0.15 * len(pixels) and prior is None:
+        return None, hist
+    smooth = _smooth_circular(hist, 2)
+    peak = int(np.argmax(smooth))
+    if smooth[peak] <= 0:
+        return None, hist
+    # hue band: walk out from the peak while the histogram stays above a fraction of the peak
+    limit = smooth[peak] * 0.08
+    left = right = 0
+    while left < 25 and smooth[(peak - left - 1) % 180] > limit:
+        left += 1
+    while right < 25 and smooth[(peak + right + 1) % 180] > limit:
+        right += 1
+    tolerance = float(np.clip(max(left, right) + 2, 7, 22))
+    # saturation/value range from the pixels in that band: wide percentiles plus margins, so
+    # stripes and shadows stay grass while a kit of a similar hue but different tone does not
+    hue_diff = np.abs(saturated[:, 0].astype(np.int16) - peak)
+    hue_diff = np.minimum(hue_diff, 180 - hue_diff)
+    band = saturated[hue_diff <= tolerance]
+    if len(band) < 50:
+        return None, hist
+    s_lo, s_hi = np.percentile(band[:, 1], [2, 99])
+    v_lo, v_hi = np.percentile(band[:, 2], [2, 99])
+    model = GrassModel(
+        hue=float(peak), hue_tolerance=tolerance,
+        s_low=float(max(25, s_lo * 0.6)), s_high=float(min(255, s_hi * 1.25 + 10)),
+        v_low=float(max(25, v_lo * 0.55)), v_high=float(min(255, v_hi * 1.2 + 15)),
+    )
+    return model, hist
+
+
+# --------------------------------------------------------------------------------------------
+# PitchDetector
+# --------------------------------------------------------------------------------------------
+
+class PitchDetector:
+    """Players as the non-grass blobs on the pitch, found on a downscaled frame.
+
+    Steps: learn the grass colour (adaptive), grass mask, pitch region = filled convex hull of
+    the largest grass area (drops stands, boards, benches), non-grass inside it, open away thin
+    pitch lines, close vertically so a player's head/shirt/shorts/legs form one blob, split
+    blobs too wide for one person, reject shapes no person has.
+    """
+
+    def __init__(self, work_width: int = 640, relearn_every: int = 25, adapt: float = 0.8,
+                 min_height_frac: float = 0.025, max_height_frac: float = 0.6,
+                 min_confidence: float = 0.2):
+        self.work_width = work_width
+        self.relearn_every = relearn_every
+        self.adapt = adapt
+        self.min_height_frac = min_height_frac
+        self.max_height_frac = max_height_frac
+        self.min_confidence = min_confidence
+        self.grass: GrassModel | None = None
+        self._hue_hist: np.ndarray | None = None
+        self._frames_seen = 0
+        self.last_pitch_mask: np.ndarray | None = None  # at work scale, for callers that want it
+
+    # -- pitch ---------------------------------------------------------------------------------
+    def _update_grass(self, hsv: np.ndarray) -> None:
+        if self.grass is None or self._frames_seen % self.relearn_every == 0:
+            prior = self._hue_hist if self.grass is not None else None
+            model, hist = learn_grass(hsv, prior, self.adapt if prior is not None else 0.0)
+            if model is not None:
+                self.grass, self._hue_hist = model, hist
+        self._frames_seen += 1
+
+    @staticmethod
+    def _pitch_region(grass: np.ndarray) -> np.ndarray:
+        """Filled convex hull of the largest grass area, computed at quarter scale."""
+        small = cv2.resize(grass, (grass.shape[1] // 4, grass.shape[0] // 4), interpolation=cv2.INTER_AREA)
+        small = (small > 100).astype(np.uint8)
+        small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(small, connectivity=8)
+        region = np.zeros_like(small)
+        if n > 1:
+            biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            if stats[biggest, cv2.CC_STAT_AREA] >= 0.05 * small.size:
+                pts = cv2.findNonZero((labels == biggest).astype(np.uint8))
+                hull = cv2.convexHull(pts)
+                cv2.fillConvexPoly(region, hull, 1)
+        return cv2.resize(region, (grass.shape[1], grass.shape[0]), interpolation=cv2.INTER_NEAREST)
+
+    # -- detection -----------------------------------------------------------------------------
+    def detect(self, image: np.ndarray) -> sv.Detections:
+        full_h, full_w = image.shape[:2]
+        scale = min(1.0, self.work_width / full_w)
+        if scale < 1.0:
+            small = cv2.resize(image, (int(round(full_w * scale)), int(round(full_h * scale))),
+                               interpolation=cv2.INTER_AREA)
+        else:
+            small = image
+        boxes, conf = self.detect_small(small)
+        if len(boxes) == 0:
+            return _empty()
+        boxes = boxes / scale
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, full_w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, full_h)
+        return sv.Detections(xyxy=boxes.astype(np.float32), confidence=conf.astype(np.float32),
+                             class_id=np.zeros(len(boxes), int))
+
+    def detect_small(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (xyxy) and confidences at the work scale."""
+        hgt, wid = small.shape[:2]
+        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+        self._update_grass(hsv)
+        if self.grass is None:
+            return np.empty((0, 4)), np.empty(0)
+        grass = self.grass.mask(hsv)
+        pitch = self._pitch_region(grass)
+        self.last_pitch_mask = pitch
+        # a player standing at the far touchline sticks out above the grass: grow the pitch upward
+        pitch = cv2.dilate(pitch, np.ones((max(3, hgt // 12), 3), np.uint8), anchor=(1, max(3, hgt // 12) - 1))
+        foreground = cv2.bitwise_and(cv2.bitwise_not(grass), cv2.bitwise_not(grass), mask=pitch)
+        # pitch lines are 1-3 px wide at this scale: an opening removes them, players survive
+        foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+        # join head, shirt, shorts and legs (legs leave grass between them)
+        close_h = max(3, int(round(hgt * 0.012)) * 2 + 1)
+        foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE,
+                                      cv2.getStructuringElement(cv2.MORPH_RECT, (3, close_h)))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+        min_h = max(6.0, self.min_height_frac * hgt)
+        max_h = self.max_height_frac * hgt
+        boxes: list[tuple[float, float, float, float]] = []
+        confs: list[float] = []
+        for i in range(1, n):
+            x, y, w, h, area = stats[i]
+            if h < min_h or h > max_h or area < 0.3 * min_h * min_h * 0.3:
+                continue
+            fill = area / float(w * h)
+            if fill < 0.25:  # arcs, line crossings, goal nets: big box, little ink
+                continue
+            if h < 1.2 * w and w > 2.0 * h:  # lying flat: a line or a board, not a standing person
+                continue
+            if w / h > 0.75:
+                parts = self._split_wide(labels[y:y + h, x:x + w] == i, x, y)
+            else:
+                parts = [(x, y, x + w, y + h)]
+            for bx1, by1, bx2, by2 in parts:
+                bw, bh = bx2 - bx1, by2 - by1
+                if bh < min_h or bw < 2:
+                    continue
+                ratio = bw / bh
+                # a standing player is ~0.3-0.6 as wide as tall
+                shape_score = float(np.exp(-((ratio - 0.42) / 0.3) ** 2))
+                c = 0.35 + 0.45 * shape_score + 0.2 * min(1.0, fill / 0.55)
+                if c >= self.min_confidence:
+                    boxes.append((bx1, by1, bx2, by2))
+                    confs.append(c)
+        if not boxes:
+            return np.empty((0, 4)), np.empty(0)
+        return np.array(boxes, dtype=np.float64), np.array(confs, dtype=np.float64)
+
+    @staticmethod
+    def _split_wide(blob: np.ndarray, x0: int, y0: int) -> list[tuple[float, float, float, float]]:
+        """Split a blob wider than one player at the valleys of its column profile."""
+        h, w = blob.shape
+        expected = max(1, int(round(w / (0.45 * h))))
+        if expected <= 1:
+            return [(x0, y0, x0 + w, y0 + h)]
+        profile = blob.sum(axis=0).astype(np.float64)
+        profile = np.convolve(profile, np.ones(3) / 3, mode="same")
+        cuts: list[int] = []
+        for k in range(1, expected):
+            centre = int(round(k * w / expected))
+            lo, hi = max(1, centre - w // (2 * expected)), min(w - 1, centre + w // (2 * expected))
+            if hi <= lo:
+                continue
+            cuts.append(lo + int(np.argmin(profile[lo:hi])))
+        edges = [0] + sorted(set(cuts)) + [w]
+        parts = []
+        for a, b in zip(edges[:-1], edges[1:]):
+            if b - a < 2:
+                continue
+            rows = np.where(blob[:, a:b].any(axis=1))[0]
+            if len(rows) == 0:
+                continue
+            parts.append((x0 + a, y0 + rows[0], x0 + b, y0 + rows[-1] + 1))
+        return parts
+
+
+# --------------------------------------------------------------------------------------------
+# OnnxDetector
+# --------------------------------------------------------------------------------------------
+
+class OnnxDetector:
+    """A YOLO-style ONNX model (YOLOv8 layout ``[1, 4 + classes, N]`` or its transpose).
+
+    Letterboxed RGB input scaled to 0..1, boxes as ``cx, cy, w, h`` in input pixels followed by
+    per-class scores; kept classes are ``class_ids`` (COCO person is 0); per-class NMS.
+    """
+
+    def __init__(self, model_path: str, class_ids=(0,), input_size: int = 640, confidence: float = 0.3,
+                 iou_threshold: float = 0.5, threads: int = 2):
+        import onnxruntime as ort
+
+        if not Path(model_path).is_file():
+            raise ValueError(f"ONNX model not found: {model_path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(model_path), sess_options=options,
+                                            providers=["CPUExecutionProvider"])
+        model_input = self.session.get_inputs()[0]
+        self.input_name = model_input.name
+        shape = model_input.shape
+        # a static input size in the model wins over the argument
+        h = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else input_size
+        w = shape[3] if len(shape) == 4 and isinstance(shape[3], int) else input_size
+        self.input_hw = (int(h), int(w))
+        self.class_ids = tuple(int(c) for c in class_ids)
+        self.confidence = confidence
+        self.iou_threshold = iou_threshold
+
+    def _letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+        ih, iw = self.input_hw
+        h, w = image.shape[:2]
+        r = min(ih / h, iw / w)
+        nh, nw = int(round(h * r)), int(round(w * r))
+        resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        pad_y, pad_x = (ih - nh) / 2, (iw - nw) / 2
+        canvas = np.full((ih, iw, 3), 114, np.uint8)
+        top, left = int(round(pad_y - 0.1)), int(round(pad_x - 0.1))
+        canvas[top:top + nh, left:left + nw] = resized
+        return canvas, r, float(left), float(top)
+
+    def detect(self, image: np.ndarray) -> sv.Detections:
+        canvas, r, pad_x, pad_y = self._letterbox(image)
+        blob = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB).astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+        output = self.session.run(None, {self.input_name: blob})[0]
+        pred = np.asarray(output)
+        if pred.ndim == 3:
+            pred = pred[0]
+        # YOLOv8 gives [4 + nc, N]; some exports give [N, 4 + nc]: anchors are the longer axis
+        if pred.shape[0] < pred.shape[1]:
+            pred = pred.T
+        if pred.shape[1] < 5 or len(pred) == 0:
+            return _empty()
+        scores_all = pred[:, 4:]
+        wanted = [c for c in self.class_ids if c < scores_all.shape[1]]
+        if not wanted:
+            return _empty()
+        scores = scores_all[:, wanted]
+        best = scores.argmax(axis=1)
+        score = scores[np.arange(len(scores)), best]
+        keep = score >= self.confidence
+        if not keep.any():
+            return _empty()
+        cxcywh = pred[keep, :4].astype(np.float64)
+        score, cls = score[keep], np.array(wanted)[best[keep]]
+        xyxy = np.stack([cxcywh[:, 0] - cxcywh[:, 2] / 2, cxcywh[:, 1] - cxcywh[:, 3] / 2,
+                         cxcywh[:, 0] + cxcywh[:, 2] / 2, cxcywh[:, 1] + cxcywh[:, 3] / 2], axis=1)
+        xyxy[:, [0, 2]] = (xyxy[:, [0, 2]] - pad_x) / r
+        xyxy[:, [1, 3]] = (xyxy[:, [1, 3]] - pad_y) / r
+        h, w = image.shape[:2]
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
+        # per-class NMS: shift each class far apart so boxes of different classes never overlap
+        offset = cls[:, None].astype(np.float64) * (max(h, w) + 1)
+        shifted = xyxy + offset
+        rects = [[float(a), float(b), float(c - a), float(d - b)] for a, b, c, d in shifted]
+        idx = cv2.dnn.NMSBoxes(rects, score.astype(float).tolist(), self.confidence, self.iou_threshold)
+        idx = np.array(idx, dtype=int).reshape(-1)
+        if len(idx) == 0:
+            return _empty()
+        return sv.Detections(xyxy=xyxy[idx].astype(np.float32), confidence=score[idx].astype(np.float32),
+                             class_id=cls[idx].astype(int))
+
+
+# --------------------------------------------------------------------------------------------
+
+def make_detector(spec: str | None = None) -> Detector:
+    """``None``/``"pitch"`` -> PitchDetector; ``"onnx:/m.onnx?classes=0,1&size=640&conf=0.3"`` -> OnnxDetector."""
+    if spec is None or spec.strip().lower() in ("", "pitch"):
+        return PitchDetector()
+    if spec.startswith("onnx:"):
+        rest = spec[len("onnx:"):]
+        path, _, query = rest.partition("?")
+        if not path:
+            raise ValueError(f"detector spec has no model path: {spec!r}")
+        params = parse_qs(query)
+        kwargs = {}
+        try:
+            if "classes" in params:
+                kwargs["class_ids"] = tuple(int(c) for c in params["classes"][0].split(",") if c.strip())
+            if "size" in params:
+                kwargs["input_size"] = int(params["size"][0])
+            if "conf" in params:
+                kwargs["confidence"] = float(params["conf"][0])
+        except ValueError as exc:
+            raise ValueError(f"bad detector spec {spec!r}: {exc}") from exc
+        return OnnxDetector(path, **kwargs)
+    raise ValueError(f"unknown detector spec {spec!r} (use 'pitch' or 'onnx:/path/model.onnx')")
