@@ -1,0 +1,253 @@
+"""What the coach sees: the spotlight clip, the heatmap, and the track as CSV/JSON.
+
+The maths (where is the player on frame f, density of positions) is kept apart from the drawing.
+Everything streams: the spotlight is one pass over the video, one frame in memory at a time.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .types import TargetTrack, VideoInfo, VisionError
+from .video import H264Writer, iter_frames
+
+SPOTLIGHT_DIM = 0.38          # brightness kept outside the spotlight
+SPOTLIGHT_LOST_DIM = 0.6      # brightness of the whole frame while the player is not visible
+RING_COLOUR = (0, 215, 255)   # BGR amber: visible on grass and on both common kit colours
+LOST_COLOUR = (60, 60, 230)
+SPOTLIGHT_PRESET = "veryfast"
+SPOTLIGHT_CRF = 26
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the player is on any frame
+# ---------------------------------------------------------------------------------------------
+
+class TrackLookup:
+    """The player's box on any frame index, including frames between analysed ones (stride > 1).
+
+    Between two analysed frames where the player was visible the box is interpolated linearly;
+    next to a frame where they were not, the nearest analysed frame decides.
+    """
+
+    def __init__(self, track: TargetTrack):
+        pts = track.points
+        self.indexes = np.array([p.frame_index for p in pts], np.int64)
+        self.boxes = np.array([p.xyxy if p.visible else (np.nan,) * 4 for p in pts], float).reshape(-1, 4)
+        self.confidence = np.array([p.confidence for p in pts], float)
+        steps = np.diff(self.indexes)
+        self.max_interp_gap = int(np.median(steps) * 2.5) if len(steps) else 1
+
+    def box_at(self, frame_index: int) -> tuple[np.ndarray | None, float]:
+        """(xyxy or None, confidence) for a frame of the source video."""
+        n = len(self.indexes)
+        if n == 0:
+            return None, 0.0
+        j = int(np.searchsorted(self.indexes, frame_index, side="right")) - 1
+        if j < 0:
+            return None, 0.0
+        if self.indexes[j] == frame_index or j + 1 >= n:
+            if self.indexes[j] != frame_index and frame_index - self.indexes[j] > self.max_interp_gap // 2:
+                return None, 0.0
+            return self._at(j)
+        a, b = self.boxes[j], self.boxes[j + 1]
+        gap = self.indexes[j + 1] - self.indexes[j]
+        if gap <= self.max_interp_gap and not (np.isnan(a).any() or np.isnan(b).any()):
+            t = (frame_index - self.indexes[j]) / gap
+            conf = (1 - t) * self.confidence[j] + t * self.confidence[j + 1]
+            return a + (b - a) * t, float(conf)
+        nearest = j if frame_index - self.indexes[j] <= self.indexes[j + 1] - frame_index else j + 1
+        if abs(self.indexes[nearest] - frame_index) > self.max_interp_gap // 2:
+            return None, 0.0
+        return self._at(nearest)
+
+    def analysed(self, frame_index: int) -> bool:
+        """Whether the frame lies inside the analysed span (tracking may not cover the whole video)."""
+        return len(self.indexes) > 0 and self.indexes[0] <= frame_index <= self.indexes[-1] + self.max_interp_gap // 2
+
+    def _at(self, j: int) -> tuple[np.ndarray | None, float]:
+        box = self.boxes[j]
+        if np.isnan(box).any():
+            return None, 0.0
+        return box.copy(), float(self.confidence[j])
+
+
+# ---------------------------------------------------------------------------------------------
+# Spotlight clip
+# ---------------------------------------------------------------------------------------------
+
+def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thickness: int = 1) -> None:
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
+
+
+def draw_spotlight(image: np.ndarray, box: np.ndarray | None, confidence: float, time_sec: float,
+                   lost_message: str = "not visible") -> np.ndarray:
+    """Dim everything but an ellipse around the player, ring their feet, box and label them.
+
+    ``box`` is xyxy in ``image`` coordinates, None when the player is not visible (the frame is
+    dimmed and ``lost_message`` shown).
+    """
+    h, w = image.shape[:2]
+    scale = max(0.4, w / 1280)
+    if box is None:
+        out = cv2.convertScaleAbs(image, alpha=SPOTLIGHT_LOST_DIM)
+        _text(out, lost_message, (int(12 * scale) + 4, int(34 * scale) + 8), 0.9 * scale + 0.2, LOST_COLOUR, 2)
+    else:
+        out = cv2.convertScaleAbs(image, alpha=SPOTLIGHT_DIM)
+        x1, y1, x2, y2 = box
+        bw, bh = max(2.0, x2 - x1), max(2.0, y2 - y1)
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        # the lit ellipse: a generous margin around the body so the ball at the feet shows too
+        ax, ay = bw * 0.5 + bh * 0.45, bh * 0.85
+        rx1, ry1 = max(0, int(cx - ax)), max(0, int(cy - ay))
+        rx2, ry2 = min(w, int(cx + ax) + 1), min(h, int(cy + ay) + 1)
+        if rx2 > rx1 and ry2 > ry1:
+            mask = np.zeros((ry2 - ry1, rx2 - rx1), np.uint8)
+            cv2.ellipse(mask, (int(cx - rx1), int(cy - ry1)), (int(ax), int(ay)), 0, 0, 360, 255, -1)
+            roi = out[ry1:ry2, rx1:rx2]
+            np.copyto(roi, image[ry1:ry2, rx1:rx2], where=mask[..., None].astype(bool))
+        thickness = max(1, int(round(2 * scale)))
+        cv2.ellipse(out, (int(cx), int(y2)), (int(bw * 0.75) + 2, max(2, int(bw * 0.25))), 0, 0, 360,
+                    RING_COLOUR, thickness + 1, cv2.LINE_AA)
+        cv2.rectangle(out, (int(x1), int(y1)), (int(x2), int(y2)), RING_COLOUR, thickness, cv2.LINE_AA)
+        label = f"player {int(round(confidence * 100))}%"
+        _text(out, label, (int(x1), max(12, int(y1) - 6)), 0.5 * scale + 0.15, RING_COLOUR, 1)
+    minutes, seconds = divmod(max(0.0, time_sec), 60)
+    _text(out, f"{int(minutes):02d}:{seconds:05.2f}", (8, h - 10), 0.5 * scale + 0.1, (235, 235, 235), 1)
+    return out
+
+
+def spotlight_size(info: VideoInfo, max_width: int) -> tuple[int, int]:
+    """Output (width, height): no wider than ``max_width``, aspect kept, even for yuv420p."""
+    scale = min(1.0, max_width / info.width) if info.width else 1.0
+    width = max(2, int(round(info.width * scale)) // 2 * 2)
+    height = max(2, int(round(info.height * scale)) // 2 * 2)
+    return width, height
+
+
+def render_spotlight(video_path, track: TargetTrack, out_path, info: VideoInfo, max_width: int = 1280,
+                     progress: Callable[[float], None] | None = None, preset: str = SPOTLIGHT_PRESET,
+                     crf: int = SPOTLIGHT_CRF) -> None:
+    """The whole video, player highlighted, as H.264 yuv420p MP4 with faststart (plays in a browser).
+
+    A second streamed pass over the video. If the video breaks part-way the clip ends where the
+    decoding stopped (the analysis reports the error; the clip of what decoded is still useful).
+    """
+    lookup = TrackLookup(track)
+    width, height = spotlight_size(info, max_width)
+    sx, sy = width / info.width, height / info.height
+    scale = np.array([sx, sy, sx, sy])
+    total = max(1, info.frame_count)
+    with H264Writer(out_path, info.fps, width, height, crf=crf, preset=preset) as writer:
+        try:
+            for frame in iter_frames(video_path):
+                image = frame.image
+                if image.shape[1] != width or image.shape[0] != height:
+                    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+                box, conf = lookup.box_at(frame.index)
+                message = "not visible" if lookup.analysed(frame.index) else "not analysed"
+                writer.write(draw_spotlight(image, None if box is None else box * scale, conf, frame.time_sec,
+                                            message))
+                if progress and frame.index % 50 == 0:
+                    progress(min(1.0, frame.index / total))
+        except VisionError as exc:
+            if exc.code != "VIDEO_DECODE_ERROR":
+                raise
+    if progress:
+        progress(1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Heatmap
+# ---------------------------------------------------------------------------------------------
+
+HEATMAP_MAX_WIDTH = 960
+
+
+def position_density(track: TargetTrack, info: VideoInfo, width: int, height: int) -> np.ndarray:
+    """Gaussian-blurred density of the player's feet points on a ``width`` x ``height`` grid, 0..1."""
+    density = np.zeros((height, width), np.float32)
+    feet = np.array([((p.xyxy[0] + p.xyxy[2]) / 2, p.xyxy[3]) for p in track.points if p.visible], float)
+    if len(feet) == 0:
+        return density
+    xs = np.clip((feet[:, 0] * width / info.width).astype(int), 0, width - 1)
+    ys = np.clip((feet[:, 1] * height / info.height).astype(int), 0, height - 1)
+    np.add.at(density, (ys, xs), 1.0)
+    sigma = max(2.0, width * 0.025)
+    density = cv2.GaussianBlur(density, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    peak = float(density.max())
+    return density / peak if peak > 0 else density
+
+
+def render_heatmap(track: TargetTrack, info: VideoInfo, out_path, background: np.ndarray | None = None) -> None:
+    """PNG of where the player stood (feet points) over a faded frame of the video, if given.
+
+    Positions are in image space: with a panning camera it shows where on screen, not on the pitch.
+    """
+    scale = min(1.0, HEATMAP_MAX_WIDTH / info.width) if info.width else 1.0
+    width, height = max(2, int(round(info.width * scale))), max(2, int(round(info.height * scale)))
+    if background is not None:
+        base = cv2.resize(background, (width, height), interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(cv2.cvtColor(base, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        base = cv2.addWeighted(base, 0.25, grey, 0.35, 0)  # faded, desaturated
+    else:
+        base = np.full((height, width, 3), (38, 70, 40), np.uint8)  # dark pitch green
+    density = position_density(track, info, width, height)
+    colours = cv2.applyColorMap((density * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    alpha = np.clip(density * 1.6, 0, 0.85)[..., None]
+    out = (base * (1 - alpha) + colours * alpha).astype(np.uint8)
+    if not density.any():
+        _text(out, "player not visible", (12, 30), 0.7, LOST_COLOUR, 2)
+    if not cv2.imwrite(str(out_path), out):
+        raise OSError(f"could not write {out_path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Track files
+# ---------------------------------------------------------------------------------------------
+
+CSV_COLUMNS = ["frame_index", "time_sec", "x", "y", "w", "h", "confidence", "visible"]
+
+
+def write_track_csv(track: TargetTrack, out_path) -> None:
+    """One row per analysed frame; x, y (top-left), w, h in source pixels, empty when not visible."""
+    with open(out_path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for p in track.points:
+            if p.visible:
+                x1, y1, x2, y2 = p.xyxy
+                writer.writerow([p.frame_index, f"{p.time_sec:.3f}", f"{x1:.1f}", f"{y1:.1f}",
+                                 f"{x2 - x1:.1f}", f"{y2 - y1:.1f}", f"{p.confidence:.3f}", 1])
+            else:
+                writer.writerow([p.frame_index, f"{p.time_sec:.3f}", "", "", "", "", f"{p.confidence:.3f}", 0])
+
+
+def write_track_json(track: TargetTrack, info: VideoInfo, out_path) -> None:
+    """The track as JSON: video facts, then ``points`` as rows under ``columns`` (compact, streamed).
+
+    ``{"video": {...}, "frames_total", "decode_error", "columns": [...], "points": [[...], ...]}``;
+    ``x1..y2`` are null when the player is not visible.
+    """
+    error = track.decode_error
+    head = {
+        "video": {"fps": info.fps, "frame_count": info.frame_count, "width": info.width,
+                  "height": info.height, "duration_sec": info.duration_sec, "codec": info.codec},
+        "frames_total": track.frames_total,
+        "decode_error": None if error is None else {"code": error.code, "message": error.message,
+                                                    **{k: v for k, v in error.details.items()}},
+        "columns": ["frame_index", "time_sec", "x1", "y1", "x2", "y2", "confidence"],
+    }
+    with open(out_path, "w") as fh:
+        fh.write(json.dumps(head)[:-1] + ', "points": [')
+        for i, p in enumerate(track.points):
+            box = [round(float(v), 1) for v in p.xyxy] if p.visible else [None] * 4
+            row = [p.frame_index, round(p.time_sec, 3), *box, round(float(p.confidence), 3)]
+            fh.write(("," if i else "") + json.dumps(row))
+        fh.write("]}\n")
