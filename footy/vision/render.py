@@ -146,10 +146,8 @@ def render_spotlight(video_path, track: TargetTrack, out_path, info: VideoInfo, 
     total = max(1, info.frame_count)
     with H264Writer(out_path, info.fps, width, height, crf=crf, preset=preset) as writer:
         try:
-            for frame in iter_frames(video_path):
+            for frame in iter_frames(video_path, size=(width, height)):  # scaled while converting
                 image = frame.image
-                if image.shape[1] != width or image.shape[0] != height:
-                    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
                 box, conf = lookup.box_at(frame.index)
                 message = "not visible" if lookup.analysed(frame.index) else "not analysed"
                 writer.write(draw_spotlight(image, None if box is None else box * scale, conf, frame.time_sec,
