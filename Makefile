@@ -1,0 +1,53 @@
+# footy: `make run` starts everything locally, `make test` runs every test. Both install what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi.py
+# where the browser tests leave their screenshots
+export FOOTY_SCREENSHOTS ?= $(CURDIR)/test-artifacts/screenshots
+
+.PHONY: run test install install-dev browser bench db clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Debian's Chromium for the browser tests (Playwright's own browser download needs the internet)
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+db: install
+	$(BIN)/flask footy init-db
+
+run: db
+	$(BIN)/flask footy ensure-admin
+	$(BIN)/flask footy serve --port $(PORT)
+
+test: install-dev browser
+	mkdir -p $(FOOTY_SCREENSHOTS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@echo "screenshots of the pages: $(FOOTY_SCREENSHOTS)"
+
+bench: install-dev
+	$(BIN)/python bench/accuracy.py
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/memory.py
+
+clean:
+	-$(BIN)/flask footy redis stop
+	rm -rf test-artifacts .pytest_cache
