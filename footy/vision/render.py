@@ -61,7 +61,11 @@ class TrackLookup:
             t = (frame_index - self.indexes[j]) / gap
             conf = (1 - t) * self.confidence[j] + t * self.confidence[j + 1]
             return a + (b - a) * t, float(conf)
-        nearest = j if frame_index - self.indexes[j] <= self.indexes[j + 1] - frame_index else j + 1
+        before, after = frame_index - self.indexes[j], self.indexes[j + 1] - frame_index
+        if before != after:
+            nearest = j if before < after else j + 1
+        else:  # halfway between a seen and an unseen frame: show the player where they were seen
+            nearest = j + 1 if np.isnan(a).any() else j
         if abs(self.indexes[nearest] - frame_index) > self.max_interp_gap // 2:
             return None, 0.0
         return self._at(nearest)

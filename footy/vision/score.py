@@ -23,8 +23,9 @@ stability             100 * sum over good pairs of steadiness / (N - 1),
                       steadiness = clip(1 - (|ln h2/h1| + 0.5 |ln w2/w1|) / STEADY_SCALE, 0, 1)
 activity_proxy        100 * min(1, distance in body heights / analysed minutes / ACTIVITY_FULL_BH_PER_MIN)
                       distance = sum over steps inside unbroken ~DISTANCE_WINDOW_SEC windows of
-                      (feet displacement over the window / window steps / mean h) -- the window
-                      smooths detector jitter that would otherwise count as running
+                      max(0, feet displacement over the window / mean h - JITTER_DEADBAND_BH)
+                      / window steps -- the window and the dead band keep detector jitter on a
+                      standing player from counting as running
 overallScore          round(sum of DEFAULT_WEIGHTS[axis] * axis)
 roleScore             round(sum of ROLE_WEIGHTS[role][axis] * axis)
 ====================  =========================================================================
@@ -78,6 +79,7 @@ STEADY_SCALE = 0.3             # relative size change per frame at which steadin
 CONSISTENT_RUN_SEC = 2.0
 DISTANCE_WINDOW_SEC = 0.4
 SPEED_WINDOW_SEC = 1.0
+JITTER_DEADBAND_BH = 0.03      # per distance window: ~2 px of box jitter on a 70 px tall player
 ACTIVITY_FULL_BH_PER_MIN = 60.0  # ~110 m/min, a busy outfield player's average
 LOST_SEGMENT_MIN_SEC = 0.5     # shorter gaps are counted as dropouts, not listed
 MAX_LOST_SEGMENTS_LISTED = 500
@@ -220,7 +222,9 @@ def score_track(track: TargetTrack, info: VideoInfo, role: str | None = None) ->
         if len(idx):
             disp = np.linalg.norm(feet[idx + window] - feet[idx], axis=1)
             mean_h = (heights[idx] + heights[idx + window]) / 2
-            distance_bh = float(np.sum(disp / mean_h / window))
+            # a small dead band per window: detector jitter on a standing player is not running
+            moved = np.maximum(0.0, disp / mean_h - JITTER_DEADBAND_BH)
+            distance_bh = float(np.sum(moved / window))
     activity_rate = distance_bh / (analysed_sec / 60.0) if analysed_sec > 0 else 0.0
     activity = min(1.0, activity_rate / ACTIVITY_FULL_BH_PER_MIN)
 

@@ -1,0 +1,138 @@
+"""render.py: the spotlight clip, the heatmap and the track files, checked on real outputs."""
+from __future__ import annotations
+
+import csv
+import json
+import struct
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from footy.vision.render import (CSV_COLUMNS, TrackLookup, render_heatmap, render_spotlight, write_track_csv,
+                                 write_track_json)
+from footy.vision.synthetic import default_scene, render_scene
+from footy.vision.types import TargetTrack, TrackPoint, VisionError
+from footy.vision.video import iter_frames, probe
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    return render_scene(default_scene(n_players=4, seconds=3.0), tmp_path_factory.mktemp("render") / "clip.mp4")
+
+
+def truth_track(scene, player_id=1, hidden=range(40, 55), stride=1) -> TargetTrack:
+    points = []
+    for index in range(0, len(scene.truth), stride):
+        box = scene.truth[index].get(player_id)
+        visible = box is not None and index not in hidden
+        points.append(TrackPoint(index, index / scene.spec.fps, tuple(box) if visible else None,
+                                 0.9 if visible else 0.0))
+    return TargetTrack(points=points, frames_total=len(points))
+
+
+def test_lookup_interpolates_between_analysed_frames():
+    track = TargetTrack(points=[
+        TrackPoint(0, 0.0, (0, 0, 10, 20), 1.0),
+        TrackPoint(2, 0.08, (10, 0, 20, 20), 0.5),
+        TrackPoint(4, 0.16, None, 0.0),
+        TrackPoint(6, 0.24, (30, 0, 40, 20), 1.0),
+    ])
+    lookup = TrackLookup(track)
+    box, conf = lookup.box_at(1)
+    assert np.allclose(box, [5, 0, 15, 20]) and conf == pytest.approx(0.75)
+    assert lookup.box_at(4)[0] is None
+    assert np.allclose(lookup.box_at(3)[0], [10, 0, 20, 20])  # next to a lost frame: the nearest decides
+    assert np.allclose(lookup.box_at(5)[0], [30, 0, 40, 20])
+    assert lookup.box_at(7)[0] is not None and lookup.box_at(9)[0] is None  # past the end, then too far
+    assert not lookup.analysed(-1) and lookup.analysed(6) and not lookup.analysed(20)
+    assert TrackLookup(TargetTrack()).box_at(0) == (None, 0.0)
+
+
+def test_csv_has_exact_columns_and_empty_boxes_when_not_visible(scene, tmp_path):
+    track = truth_track(scene)
+    path = tmp_path / "track.csv"
+    write_track_csv(track, path)
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == CSV_COLUMNS == ["frame_index", "time_sec", "x", "y", "w", "h", "confidence", "visible"]
+    assert len(rows) == 1 + len(track.points)
+    first, lost = rows[1], rows[1 + 45]
+    x1, y1, x2, y2 = track.points[0].xyxy
+    assert first[0] == "0" and first[7] == "1"
+    assert [float(v) for v in first[2:6]] == pytest.approx([x1, y1, x2 - x1, y2 - y1], abs=0.06)
+    assert lost[0] == "45" and lost[2:6] == ["", "", "", ""] and lost[7] == "0"
+    assert float(lost[1]) == pytest.approx(1.8)
+
+
+def test_json_track_round_trips(scene, tmp_path):
+    track = truth_track(scene)
+    track.decode_error = VisionError("VIDEO_DECODE_ERROR", "broken", frame_index=75)
+    path = tmp_path / "track.json"
+    write_track_json(track, probe(scene.path), path)
+    data = json.loads(path.read_text())
+    assert data["video"]["width"] == 640 and data["video"]["fps"] == 25.0
+    assert data["decode_error"] == {"code": "VIDEO_DECODE_ERROR", "message": "broken", "frame_index": 75}
+    assert data["columns"] == ["frame_index", "time_sec", "x1", "y1", "x2", "y2", "confidence"]
+    assert len(data["points"]) == len(track.points)
+    assert data["points"][45][2:6] == [None] * 4
+    assert data["points"][0][2:6] == pytest.approx(list(track.points[0].xyxy), abs=0.06)
+
+
+@pytest.mark.parametrize("with_background", [True, False])
+def test_heatmap_is_a_png_hot_where_the_player_stood(scene, tmp_path, with_background):
+    info = probe(scene.path)
+    track = truth_track(scene)
+    background = next(iter_frames(scene.path)).image if with_background else None
+    path = tmp_path / "heatmap.png"
+    render_heatmap(track, info, path, background=background)
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    image = cv2.imread(str(path))
+    assert image.shape[:2] == (360, 640)
+    feet = np.array([((p.xyxy[0] + p.xyxy[2]) / 2, p.xyxy[3]) for p in track.points if p.visible]).mean(axis=0)
+    hot = image[int(feet[1]), int(feet[0])].astype(int)
+    far = image[10, 630 - int(feet[0]) // 2].astype(int) if feet[0] < 320 else image[10, 10].astype(int)
+    assert hot[2] > 150 and hot[2] > far[2] + 80  # red where the player spent the most time
+
+
+def test_heatmap_of_an_empty_track_is_still_a_png(tmp_path, scene):
+    path = tmp_path / "empty.png"
+    render_heatmap(TargetTrack(), probe(scene.path), path)
+    assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_spotlight_is_browser_playable_and_lights_the_player(scene, tmp_path):
+    info = probe(scene.path)
+    track = truth_track(scene, stride=2)  # the lookup fills in the frames between
+    path = tmp_path / "spotlight.mp4"
+    progress = []
+    render_spotlight(scene.path, track, path, info, max_width=480, progress=progress.append)
+    assert progress[-1] == 1.0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+    data = path.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")  # faststart
+    out_info = probe(path)
+    assert (out_info.width, out_info.height) == (480, 270)
+    assert out_info.frame_count == info.frame_count
+
+    scale = 480 / 640
+    source = {f.index: f.image for f in iter_frames(scene.path, size=(480, 270))}
+    for frame in iter_frames(path):
+        if frame.index not in (21, 47):  # visible (odd: interpolated), then not visible
+            continue
+        src = source[frame.index].astype(float)
+        out = frame.image.astype(float)
+        if frame.index == 21:
+            x1, y1, x2, y2 = (np.array(scene.truth[21][1]) * scale).astype(int)
+            inside = out[y1 + 4:y2 - 4, x1 + 2:x2 - 2].mean() / src[y1 + 4:y2 - 4, x1 + 2:x2 - 2].mean()
+            assert inside > 0.9, inside   # the player keeps full brightness
+            corner = out[:60, -120:].mean() / src[:60, -120:].mean()
+            assert corner < 0.5, corner   # the rest is dimmed
+        else:
+            ratio = out[:, 240:].mean() / src[:, 240:].mean()
+            assert 0.5 < ratio < 0.7, ratio  # not visible: the whole frame dimmed, no spotlight

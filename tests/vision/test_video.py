@@ -1,0 +1,134 @@
+"""video.py against real generated H.264 files: probing, seeking, broken files, the writer."""
+from __future__ import annotations
+
+import struct
+import wave
+
+import av
+import numpy as np
+import pytest
+
+from footy.vision.synthetic import default_scene, render_scene
+from footy.vision.types import VisionError
+from footy.vision.video import H264Writer, frame_at, iter_frames, probe
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("video") / "clip.mp4"
+    render_scene(default_scene(n_players=4, seconds=4.0), path)  # 640x360, 25 fps, 100 frames
+    return path
+
+
+def top_level_atoms(path) -> list[str]:
+    data = open(path, "rb").read()
+    atoms, offset = [], 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[offset + 8:offset + 16])[0]
+        atoms.append(kind.decode("latin-1"))
+        if size == 0:
+            break
+        offset += size
+    return atoms
+
+
+def test_probe_reads_the_generated_clip(clip):
+    info = probe(clip)
+    assert (info.width, info.height) == (640, 360)
+    assert info.fps == pytest.approx(25.0)
+    assert info.frame_count == 100
+    assert info.duration_sec == pytest.approx(4.0, abs=0.05)
+    assert info.codec == "h264"
+
+
+@pytest.mark.parametrize("content", [
+    np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes(),
+    b"this is not a video, just a text file\n" * 100,
+    b"",
+])
+def test_not_a_video_is_invalid(tmp_path, content):
+    path = tmp_path / "upload.mp4"
+    path.write_bytes(content)
+    with pytest.raises(VisionError) as err:
+        probe(path)
+    assert err.value.code == "INVALID_VIDEO"
+    with pytest.raises(VisionError) as err:
+        list(iter_frames(path))
+    assert err.value.code == "INVALID_VIDEO"
+
+
+def test_audio_only_file_is_invalid(tmp_path):
+    path = tmp_path / "sound.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(np.zeros(8000, np.int16).tobytes())
+    with pytest.raises(VisionError) as err:
+        probe(path)
+    assert err.value.code == "INVALID_VIDEO"
+    assert "no video stream" in err.value.message
+
+
+def test_iter_frames_yields_every_frame_in_order(clip):
+    indexes = [f.index for f in iter_frames(clip)]
+    assert indexes == list(range(100))
+
+
+def test_iter_frames_seeks_to_start_and_stops_at_end(clip):
+    frames = list(iter_frames(clip, start_sec=2.0, end_sec=2.4))
+    assert [f.index for f in frames] == list(range(50, 61))
+    assert frames[0].time_sec == pytest.approx(2.0)
+    # seeking lands on the very same picture as decoding from the start
+    sequential = next(f for f in iter_frames(clip) if f.index == 50)
+    assert np.array_equal(frames[0].image, sequential.image)
+
+
+def test_iter_frames_step_and_size(clip):
+    frames = list(iter_frames(clip, start_sec=1.0, end_sec=2.0, step=5, size=(320, 180)))
+    assert [f.index for f in frames] == [25, 30, 35, 40, 45, 50]
+    assert all(f.image.shape == (180, 320, 3) and f.image.dtype == np.uint8 for f in frames)
+
+
+def test_frame_at_matches_sequential_decoding(clip):
+    sequential = {f.index: f.image for f in iter_frames(clip)}
+    for time_sec, index in [(0.0, 0), (1.5, 37), (3.96, 99)]:
+        frame = frame_at(clip, time_sec)
+        assert frame.index == pytest.approx(index, abs=1)
+        assert np.array_equal(frame.image, sequential[frame.index])
+    assert frame_at(clip, 60.0).index == 99  # past the end: the last frame
+
+
+def test_truncated_file_yields_frames_then_decode_error(clip, tmp_path):
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])  # faststart: the index survives, half the frames do not
+    assert probe(cut).frame_count == 100  # the container still promises all frames
+    seen = []
+    with pytest.raises(VisionError) as err:
+        for frame in iter_frames(cut):
+            seen.append(frame.index)
+    assert err.value.code == "VIDEO_DECODE_ERROR"
+    assert 10 < len(seen) < 95
+    assert seen == list(range(len(seen)))
+    assert err.value.details["frame_index"] == seen[-1] + 1
+
+
+def test_writer_output_is_browser_playable_h264(tmp_path):
+    path = tmp_path / "out.mp4"
+    rng = np.random.default_rng(1)
+    with H264Writer(path, fps=30, width=321, height=181) as writer:  # odd sizes are cropped to even
+        for _ in range(45):
+            writer.write(rng.integers(0, 256, (181, 321, 3), dtype=np.uint8))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        assert (stream.codec_context.width, stream.codec_context.height) == (320, 180)
+    atoms = top_level_atoms(path)
+    assert "moov" in atoms and "mdat" in atoms
+    assert atoms.index("moov") < atoms.index("mdat"), atoms  # faststart
+    info = probe(path)
+    assert info.frame_count == 45 and info.fps == pytest.approx(30.0)
