@@ -12,9 +12,9 @@ def ok(data=None, message: str = "OK", status: int = 200):
     return jsonify({"ok": True, "data": data, "error": None, "message": message}), status
 
 
-def fail(code: str, message: str, status: int, **details):
+def fail(code: str, message: str, http_status: int, **details):
     return jsonify({"ok": False, "data": None, "error": {"code": code, "message": message, **details},
-                    "message": message}), status
+                    "message": message}), http_status
 
 
 def from_job_error(exc: JobError):

@@ -188,10 +188,10 @@ def ensure_preparation(job: Job, enqueue_prepare) -> None:
 def _require_selectable(job: Job) -> None:
     if job.status in BUSY:
         raise JobError("ALREADY_QUEUED", "The analysis is queued or running; the selection cannot change now", 409,
-                       status=job.status.value)
+                       state=job.status.value)
     if job.status in WITH_RESULT:
         raise JobError("ALREADY_ANALYSED", "This job is already analysed; upload the video again to study another "
-                       "player", 409, status=job.status.value)
+                       "player", 409, state=job.status.value)
     if job.status not in SELECTABLE:
         raise JobError("INVALID_STATE", f"Cannot change the selection in state {job.status.value}", 409)
 
@@ -307,9 +307,9 @@ def _claim_for_queue(user: User | None, job_id: str, admin_requeue: bool = False
         raise JobError("JOB_NOT_FOUND", "Job not found", 404, job_id=job_id)
     allowed = REQUEUEABLE if admin_requeue else ENQUEUEABLE
     if job.status in BUSY and not admin_requeue:
-        raise JobError("ALREADY_QUEUED", "The analysis is already queued or running", 409, status=job.status.value)
+        raise JobError("ALREADY_QUEUED", "The analysis is already queued or running", 409, state=job.status.value)
     if job.status in WITH_RESULT and not admin_requeue:
-        raise JobError("ALREADY_ANALYSED", "This job is already analysed", 409, status=job.status.value)
+        raise JobError("ALREADY_ANALYSED", "This job is already analysed", 409, state=job.status.value)
     missing = readiness(job)
     if missing:
         raise JobError("NOT_READY", "Missing required selections for enqueue", 400, missing=missing)
