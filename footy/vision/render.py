@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 
 from .types import TargetTrack, VideoInfo, VisionError
-from .video import H264Writer, iter_frames
+from .video import H264Writer, i420_planes, iter_frames
 
 SPOTLIGHT_DIM = 0.38          # brightness kept outside the spotlight
 SPOTLIGHT_LOST_DIM = 0.6      # brightness of the whole frame while the player is not visible
 RING_COLOUR = (0, 215, 255)   # BGR amber: visible on grass and on both common kit colours
 LOST_COLOUR = (60, 60, 230)
-SPOTLIGHT_PRESET = "veryfast"
+SPOTLIGHT_PRESET = "ultrafast"  # the clip is re-encoded on every analysis: speed over file size
 SPOTLIGHT_CRF = 26
 
 
@@ -86,52 +86,90 @@ class TrackLookup:
 # ---------------------------------------------------------------------------------------------
 
 def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thickness: int = 1) -> None:
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+    """Text with a dark drop shadow; ``colour`` is BGR on a BGR image, a luma value on a Y plane.
+
+    (A thicker dark copy as an outline would not line up: Hershey glyph advance grows with thickness.)
+    """
+    shadow = (0, 0, 0) if img.ndim == 3 else 16
+    offset = max(1, thickness)
+    cv2.putText(img, text, (org[0] + offset, org[1] + offset), cv2.FONT_HERSHEY_SIMPLEX, scale, shadow,
+                thickness, cv2.LINE_AA)
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
 
 
-def draw_spotlight(image: np.ndarray, box: np.ndarray | None, confidence: float, time_sec: float,
-                   lost_message: str = "not visible") -> np.ndarray:
-    """Dim everything but an ellipse around the player, ring their feet, box and label them.
+def bgr_to_yuv(bgr: tuple[int, int, int]) -> tuple[int, int, int]:
+    """BT.601 limited-range Y, U, V of a BGR colour (what H.264 at SD/HD sizes carries)."""
+    b, g, r = bgr
+    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+    u = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
+    v = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
+    return int(round(y)), int(round(u)), int(round(v))
 
-    ``box`` is xyxy in ``image`` coordinates, None when the player is not visible (the frame is
-    dimmed and ``lost_message`` shown).
+
+RING_YUV = bgr_to_yuv(RING_COLOUR)
+LOST_YUV = bgr_to_yuv(LOST_COLOUR)
+
+
+def _dim(plane: np.ndarray, alpha: float, neutral: int) -> None:
+    """Scale a plane towards its neutral value (16 for luma: black, 128 for chroma: grey), in place."""
+    cv2.convertScaleAbs(plane, dst=plane, alpha=alpha, beta=neutral * (1 - alpha))
+
+
+def draw_spotlight(image: np.ndarray, box: np.ndarray | None, confidence: float, time_sec: float,
+                   lost_message: str = "not visible") -> None:
+    """Draw the spotlight in place on an I420 frame (see ``video.i420_planes``).
+
+    Everything but an ellipse around the player is dimmed, their feet ringed, the body boxed and
+    labelled. Working on the YUV planes the encoder takes avoids two colour conversions per frame.
+    ``box`` is xyxy in ``image`` coordinates, None when the player is not visible: the whole
+    frame is dimmed less and ``lost_message`` shown.
     """
-    h, w = image.shape[:2]
+    y_plane, u_plane, v_plane = i420_planes(image)
+    h, w = y_plane.shape
     scale = max(0.4, w / 1280)
     if box is None:
-        out = cv2.convertScaleAbs(image, alpha=SPOTLIGHT_LOST_DIM)
-        _text(out, lost_message, (int(12 * scale) + 4, int(34 * scale) + 8), 0.9 * scale + 0.2, LOST_COLOUR, 2)
+        for plane, neutral in ((y_plane, 16), (u_plane, 128), (v_plane, 128)):
+            _dim(plane, SPOTLIGHT_LOST_DIM, neutral)
+        badge_w, badge_h = int(170 * scale + 40), int(30 * scale + 10)
+        for plane, value, k in ((y_plane, LOST_YUV[0], 1), (u_plane, LOST_YUV[1], 2), (v_plane, LOST_YUV[2], 2)):
+            cv2.rectangle(plane, (8 // k, 8 // k), ((8 + badge_w) // k, (8 + badge_h) // k), value, -1)
+        _text(y_plane, lost_message, (14, 8 + badge_h - int(9 * scale + 3)), 0.7 * scale + 0.15, 235, 1)
     else:
-        out = cv2.convertScaleAbs(image, alpha=SPOTLIGHT_DIM)
-        x1, y1, x2, y2 = box
+        x1, y1, x2, y2 = (float(v) for v in box)
         bw, bh = max(2.0, x2 - x1), max(2.0, y2 - y1)
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         # the lit ellipse: a generous margin around the body so the ball at the feet shows too
         ax, ay = bw * 0.5 + bh * 0.45, bh * 0.85
-        rx1, ry1 = max(0, int(cx - ax)), max(0, int(cy - ay))
-        rx2, ry2 = min(w, int(cx + ax) + 1), min(h, int(cy + ay) + 1)
+        rx1, ry1 = max(0, int(cx - ax)) // 2 * 2, max(0, int(cy - ay)) // 2 * 2  # even: chroma aligned
+        rx2, ry2 = min(w, int(cx + ax) + 2) // 2 * 2, min(h, int(cy + ay) + 2) // 2 * 2
+        lit = None
         if rx2 > rx1 and ry2 > ry1:
             mask = np.zeros((ry2 - ry1, rx2 - rx1), np.uint8)
-            cv2.ellipse(mask, (int(cx - rx1), int(cy - ry1)), (int(ax), int(ay)), 0, 0, 360, 255, -1)
-            roi = out[ry1:ry2, rx1:rx2]
-            np.copyto(roi, image[ry1:ry2, rx1:rx2], where=mask[..., None].astype(bool))
-        thickness = max(1, int(round(2 * scale)))
-        cv2.ellipse(out, (int(cx), int(y2)), (int(bw * 0.75) + 2, max(2, int(bw * 0.25))), 0, 0, 360,
-                    RING_COLOUR, thickness + 1, cv2.LINE_AA)
-        cv2.rectangle(out, (int(x1), int(y1)), (int(x2), int(y2)), RING_COLOUR, thickness, cv2.LINE_AA)
+            cv2.ellipse(mask, (int(cx - rx1), int(cy - ry1)), (int(ax), int(ay)), 0, 0, 360, 1, -1)
+            half_mask = mask[::2, ::2].astype(bool)
+            lit = [(y_plane[ry1:ry2, rx1:rx2], mask.astype(bool))] + [
+                (p[ry1 // 2:ry2 // 2, rx1 // 2:rx2 // 2], half_mask) for p in (u_plane, v_plane)]
+            lit = [(roi, roi.copy(), m) for roi, m in lit]
+        for plane, neutral in ((y_plane, 16), (u_plane, 128), (v_plane, 128)):
+            _dim(plane, SPOTLIGHT_DIM, neutral)
+        for roi, original, m in lit or []:
+            np.copyto(roi, original, where=m)
+        t = max(1, int(round(2 * scale)))
+        for plane, value, k in ((y_plane, RING_YUV[0], 1), (u_plane, RING_YUV[1], 2), (v_plane, RING_YUV[2], 2)):
+            cv2.ellipse(plane, (int(cx / k), int(y2 / k)), (int((bw * 0.75 + 2) / k), max(1, int(bw * 0.25 / k))),
+                        0, 0, 360, value, max(1, (t + 1) // k))
+            cv2.rectangle(plane, (int(x1 / k), int(y1 / k)), (int(x2 / k), int(y2 / k)), value, max(1, t // k))
         label = f"player {int(round(confidence * 100))}%"
-        _text(out, label, (int(x1), max(12, int(y1) - 6)), 0.5 * scale + 0.15, RING_COLOUR, 1)
+        _text(y_plane, label, (int(x1), max(12, int(y1) - 6)), 0.5 * scale + 0.15, 235, 1)
     minutes, seconds = divmod(max(0.0, time_sec), 60)
-    _text(out, f"{int(minutes):02d}:{seconds:05.2f}", (8, h - 10), 0.5 * scale + 0.1, (235, 235, 235), 1)
-    return out
+    _text(y_plane, f"{int(minutes):02d}:{seconds:05.2f}", (8, h - 10), 0.5 * scale + 0.1, 225, 1)
 
 
 def spotlight_size(info: VideoInfo, max_width: int) -> tuple[int, int]:
-    """Output (width, height): no wider than ``max_width``, aspect kept, even for yuv420p."""
+    """Output (width, height): no wider than ``max_width``, aspect kept, sized for I420 (even x 4n)."""
     scale = min(1.0, max_width / info.width) if info.width else 1.0
     width = max(2, int(round(info.width * scale)) // 2 * 2)
-    height = max(2, int(round(info.height * scale)) // 2 * 2)
+    height = max(4, int(round(info.height * scale)) // 4 * 4)
     return width, height
 
 
@@ -140,7 +178,8 @@ def render_spotlight(video_path, track: TargetTrack, out_path, info: VideoInfo, 
                      crf: int = SPOTLIGHT_CRF) -> None:
     """The whole video, player highlighted, as H.264 yuv420p MP4 with faststart (plays in a browser).
 
-    A second streamed pass over the video. If the video breaks part-way the clip ends where the
+    A second streamed pass over the video, decoded straight to scaled YUV planes that are drawn
+    on and encoded without colour conversion. If the video breaks part-way the clip ends where
     decoding stopped (the analysis reports the error; the clip of what decoded is still useful).
     """
     lookup = TrackLookup(track)
@@ -150,12 +189,11 @@ def render_spotlight(video_path, track: TargetTrack, out_path, info: VideoInfo, 
     total = max(1, info.frame_count)
     with H264Writer(out_path, info.fps, width, height, crf=crf, preset=preset) as writer:
         try:
-            for frame in iter_frames(video_path, size=(width, height)):  # scaled while converting
-                image = frame.image
+            for frame in iter_frames(video_path, size=(width, height), pixel_format="yuv420p"):
                 box, conf = lookup.box_at(frame.index)
                 message = "not visible" if lookup.analysed(frame.index) else "not analysed"
-                writer.write(draw_spotlight(image, None if box is None else box * scale, conf, frame.time_sec,
-                                            message))
+                draw_spotlight(frame.image, None if box is None else box * scale, conf, frame.time_sec, message)
+                writer.write_i420(frame.image)
                 if progress and frame.index % 50 == 0:
                     progress(min(1.0, frame.index / total))
         except VisionError as exc:
