@@ -35,6 +35,21 @@ def secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def s3_settings() -> dict:
+    """Object storage (only read when FOOTY_STORAGE_URL=s3://...). Unset keys and region fall back to
+    boto3's own chain (~/.aws, an instance role), as for any AWS program."""
+    return {
+        "FOOTY_S3_ENDPOINT_URL": os.environ.get("FOOTY_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL") or "",
+        "FOOTY_S3_PUBLIC_ENDPOINT_URL": os.environ.get("FOOTY_S3_PUBLIC_ENDPOINT_URL", ""),
+        "FOOTY_S3_REGION": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", ""),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+        "FOOTY_S3_URL_EXPIRY": _int("FOOTY_S3_URL_EXPIRY", 300),
+        "FOOTY_S3_SERVE": os.environ.get("FOOTY_S3_SERVE", "redirect"),
+        "FOOTY_S3_ADDRESSING_STYLE": os.environ.get("FOOTY_S3_ADDRESSING_STYLE", ""),
+    }
+
+
 def load(instance_path: Path) -> dict:
     """Every setting footy reads, in one place. The README's settings table mirrors this."""
     max_upload_mb = _int("MAX_UPLOAD_MB", 2048)
@@ -62,4 +77,5 @@ def load(instance_path: Path) -> dict:
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        **s3_settings(),
     }

@@ -158,7 +158,7 @@ def make_storage(config: dict) -> Storage:
     if url.startswith("s3://"):
         from .storage_s3 import S3Storage  # boto3 only where object storage is used
 
-        return S3Storage.from_url(url, scratch=Path(config["FOOTY_MEDIA_DIR"]) / "tmp")
+        return S3Storage.from_url(url, scratch=Path(config["FOOTY_MEDIA_DIR"]) / "tmp", settings=config)
     if url and not url.startswith("file://"):
         raise ValueError(f"unsupported FOOTY_STORAGE_URL {url!r}: use s3://bucket/prefix or leave it unset")
     return LocalStorage(url[len("file://"):] if url else config["FOOTY_MEDIA_DIR"])
