@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from flask import g
 from rq import SimpleWorker
 
 from footy import create_app
@@ -54,6 +55,14 @@ def app(tmp_path, redis_server):
         "FOOTY_QUEUE_PREFIX": f"test-{uuid.uuid4().hex[:8]}",  # each test its own queues
         "FOOTY_PREVIEW_FRAMES": 3,
     })
+    def _fresh_g():
+        # In production every request has its own app context, hence its own `g`. The tests keep one
+        # context open around the test client, so the caller cached on `g` must be forgotten per request.
+        for name in list(g):
+            g.pop(name)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
+
     with app.app_context():
         _db.drop_all()
         _db.create_all()
