@@ -108,6 +108,48 @@ def learn_grass(hsv: np.ndarray, prior: np.ndarray | None = None, prior_weight: 
     return model, hist
 
 
+class PlayerSizeModel:
+    """Expected player height as a function of where the feet are (perspective): h = a + b*y.
+
+    Fitted by exponentially-forgetting weighted least squares on single-looking blobs, in
+    fractions of the frame height so it survives a change of work scale. Used to split blobs
+    that are two players merged (stacked or side by side) and to judge shapes.
+    """
+
+    def __init__(self, forget: float = 0.97):
+        self.forget = forget
+        self._sums = np.zeros(5)  # w, y, yy, h, yh
+        self.ready = False
+        self.aspect = 0.42  # width / height of one player, learned
+
+    def expected(self, y_bottom: np.ndarray | float) -> np.ndarray | float:
+        w, sy, syy, sh, syh = self._sums
+        mean_y, mean_h = sy / w, sh / w
+        var_y = syy / w - mean_y ** 2
+        slope = (syh / w - mean_y * mean_h) / var_y if var_y > 1e-3 else 0.0
+        slope = float(np.clip(slope, 0.0, 0.6))
+        return np.maximum(0.01, mean_h + slope * (np.asarray(y_bottom) - mean_y))
+
+    def update(self, y_bottom: np.ndarray, heights: np.ndarray, widths: np.ndarray) -> None:
+        if len(heights) == 0:
+            return
+        if self.ready:
+            ratio = heights / self.expected(y_bottom)
+            keep = (ratio > 0.7) & (ratio < 1.35)
+        elif len(heights) >= 3:
+            # first estimate: the median blob is a single player
+            med = np.median(heights)
+            keep = (heights > 0.7 * med) & (heights < 1.35 * med)
+        else:
+            return
+        y_bottom, heights, widths = y_bottom[keep], heights[keep], widths[keep]
+        if len(heights):
+            self.aspect = 0.9 * self.aspect + 0.1 * float(np.clip(np.median(widths / heights), 0.25, 0.7))
+        self._sums *= self.forget
+        self._sums += [len(heights), y_bottom.sum(), (y_bottom ** 2).sum(), heights.sum(), (y_bottom * heights).sum()]
+        self.ready = self._sums[0] >= 3
+
+
 # --------------------------------------------------------------------------------------------
 # PitchDetector
 # --------------------------------------------------------------------------------------------
@@ -134,6 +176,7 @@ class PitchDetector:
         self._hue_hist: np.ndarray | None = None
         self._frames_seen = 0
         self.last_pitch_mask: np.ndarray | None = None  # at work scale, for callers that want it
+        self.sizes = PlayerSizeModel()
 
     # -- pitch ---------------------------------------------------------------------------------
     def _update_grass(self, hsv: np.ndarray) -> None:
@@ -192,7 +235,7 @@ class PitchDetector:
         pitch = cv2.dilate(pitch, np.ones((max(3, hgt // 12), 3), np.uint8), anchor=(1, max(3, hgt // 12) - 1))
         foreground = cv2.bitwise_and(cv2.bitwise_not(grass), cv2.bitwise_not(grass), mask=pitch)
         # pitch lines are 1-3 px wide at this scale: an opening removes them, players survive
-        foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+        foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         # join head, shirt, shorts and legs (legs leave grass between them)
         close_h = max(3, int(round(hgt * 0.012)) * 2 + 1)
         foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE,
@@ -202,41 +245,173 @@ class PitchDetector:
         max_h = self.max_height_frac * hgt
         boxes: list[tuple[float, float, float, float]] = []
         confs: list[float] = []
+        sample_y: list[float] = []
+        sample_h: list[float] = []
+        sample_w: list[float] = []
+        blobs: list[tuple[np.ndarray, int, int]] = []
         for i in range(1, n):
             x, y, w, h, area = stats[i]
-            if h < min_h or h > max_h or area < 0.3 * min_h * min_h * 0.3:
+            if h < min_h or area < 0.1 * min_h * min_h:
+                continue
+            blob = labels[y:y + h, x:x + w] == i
+            fill = area / float(w * h)
+            expected = float(self.sizes.expected((y + h) / hgt)) * hgt if self.sizes.ready else None
+            odd = fill < 0.3 or h > max_h or (w > 1.2 * h) or \
+                (expected is not None and (h > 1.6 * expected or w > 1.2 * expected))
+            if odd:
+                # a player touching a pitch line (or an arc of the centre circle): strip thin
+                # structures with a bigger opening, locally, and look at the pieces again
+                blobs.extend(self._strip_lines(blob, x, y))
+            else:
+                blobs.append((blob, x, y))
+        for blob, x, y in blobs:
+            h, w = blob.shape
+            area = int(blob.sum())
+            if h < min_h or h > max_h or area < 0.1 * min_h * min_h:
                 continue
             fill = area / float(w * h)
             if fill < 0.25:  # arcs, line crossings, goal nets: big box, little ink
                 continue
-            if h < 1.2 * w and w > 2.0 * h:  # lying flat: a line or a board, not a standing person
+            if w > 2.0 * h and h < 2 * min_h:  # lying flat: a line or a board, not a standing person
                 continue
-            if w / h > 0.75:
-                parts = self._split_wide(labels[y:y + h, x:x + w] == i, x, y)
-            else:
-                parts = [(x, y, x + w, y + h)]
-            for bx1, by1, bx2, by2 in parts:
+            if w < 3 or w < 0.15 * h:  # a line segment standing up
+                continue
+            parts = self._split(blob, x, y, hgt)
+            for bx1, by1, bx2, by2, part_fill in parts:
                 bw, bh = bx2 - bx1, by2 - by1
-                if bh < min_h or bw < 2:
+                if bh < min_h or bw < 2 or part_fill < 0.2:
                     continue
+                if self.sizes.ready and bh < 0.45 * float(self.sizes.expected(by2 / hgt)) * hgt:
+                    continue  # a fragment: a bit of line, a leg, a ball
                 ratio = bw / bh
                 # a standing player is ~0.3-0.6 as wide as tall
                 shape_score = float(np.exp(-((ratio - 0.42) / 0.3) ** 2))
-                c = 0.35 + 0.45 * shape_score + 0.2 * min(1.0, fill / 0.55)
-                if c >= self.min_confidence:
-                    boxes.append((bx1, by1, bx2, by2))
-                    confs.append(c)
+                if self.sizes.ready:
+                    expected = float(self.sizes.expected(by2 / hgt)) * hgt
+                    shape_score *= float(np.exp(-(np.log(bh / expected) / 0.5) ** 2))
+                c = 0.3 + 0.5 * shape_score + 0.2 * min(1.0, part_fill / 0.55)
+                if c < self.min_confidence:
+                    continue
+                boxes.append((bx1, by1, bx2, by2))
+                confs.append(c)
+                if len(parts) == 1 and 0.25 <= ratio <= 0.7:
+                    sample_y.append(by2 / hgt)
+                    sample_h.append(bh / hgt)
+                    sample_w.append(bw / hgt)
+        self.sizes.update(np.array(sample_y), np.array(sample_h), np.array(sample_w))
         if not boxes:
             return np.empty((0, 4)), np.empty(0)
         return np.array(boxes, dtype=np.float64), np.array(confs, dtype=np.float64)
 
     @staticmethod
-    def _split_wide(blob: np.ndarray, x0: int, y0: int) -> list[tuple[float, float, float, float]]:
+    def _strip_lines(blob: np.ndarray, x0: int, y0: int) -> list[tuple[np.ndarray, int, int]]:
+        opened = cv2.morphologyEx(blob.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+        out = []
+        for i in range(1, n):
+            x, y, w, h, _ = stats[i]
+            out.append((labels[y:y + h, x:x + w] == i, x0 + x, y0 + y))
+        return out
+
+    def _split(self, blob: np.ndarray, x0: int, y0: int, frame_h: int) -> list[tuple]:
+        """A blob as one or more players: ``(x1, y1, x2, y2, fill)`` each.
+
+        Stacked players (one behind the other) make a blob too tall for its feet position:
+        cut at the narrowest row near one expected height above the feet. Side-by-side players
+        make it too wide: cut at the emptiest columns.
+        """
+        h, w = blob.shape
+        if not self.sizes.ready:
+            if w / h > 0.75:
+                return self._split_columns(blob, x0, y0, max(1, int(round(w / (0.45 * h)))))
+            return [_part(blob, x0, y0)]
+        expected = float(self.sizes.expected((y0 + h) / frame_h)) * frame_h
+        pieces = [(blob, y0)]
+        if h > 1.5 * expected:
+            widths = blob.sum(axis=1).astype(np.float64)
+            lo, hi = int(max(1, h - 1.25 * expected)), int(min(h - 1, h - 0.75 * expected))
+            if hi > lo:
+                cut = lo + int(np.argmin(widths[lo:hi]))
+                pieces = [(blob[:cut], y0), (blob[cut:], y0 + cut)]
+        out = []
+        for piece, py in pieces:
+            rows = np.where(piece.any(axis=1))[0]
+            if len(rows) == 0:
+                continue
+            piece, py = piece[rows[0]:rows[-1] + 1], py + rows[0]
+            cols = np.where(piece.any(axis=0))[0]
+            piece, px = piece[:, cols[0]:cols[-1] + 1], x0 + cols[0]
+            ph, pw = piece.shape
+            piece_expected = float(self.sizes.expected((py + ph) / frame_h)) * frame_h
+            one_width = self.sizes.aspect * max(ph, 0.8 * piece_expected)
+            if pw <= 1.25 * one_width:
+                out.append(_part(piece, px, py))
+                continue
+            heads = self._split_at_heads(piece, px, py, piece_expected, one_width)
+            if len(heads) >= 2:
+                out.extend(heads)
+                continue
+            count = int(round(pw / one_width))
+            if count >= 2:
+                out.extend(self._split_columns(piece, px, py, count))
+            else:
+                out.extend(self._split_at_step(piece, px, py))
+        return out
+
+    @staticmethod
+    def _split_at_heads(blob: np.ndarray, x0: int, y0: int, expected_h: float, one_width: float) -> list[tuple]:
+        """Players side by side, overlapping: one box per head (a peak of the blob's top edge)."""
+        from scipy.signal import find_peaks
+
+        h, w = blob.shape
+        has = blob.any(axis=0)
+        tops = np.where(has, blob.argmax(axis=0), h).astype(np.float64)
+        bottoms = np.where(has, h - 1 - blob[::-1].argmax(axis=0), 0).astype(np.float64)
+        padded = np.concatenate([[h], tops, [h]])  # so heads at the edges are peaks too
+        peaks, _ = find_peaks(-padded, prominence=max(2.0, 0.06 * expected_h),
+                              distance=max(2, int(0.45 * one_width)))
+        peaks = peaks - 1
+        if len(peaks) < 2:
+            return []
+        parts = []
+        half = one_width / 2
+        for c in peaks:
+            a, b = int(max(0, round(c - half))), int(min(w, round(c + half)))
+            legs_a, legs_b = int(max(0, c - half / 2)), int(min(w, c + half / 2 + 1))
+            top = float(tops[max(0, c - 1):c + 2].min())
+            bottom = float(bottoms[legs_a:legs_b].max()) + 1
+            if bottom - top < 0.5 * expected_h or b - a < 2:
+                continue
+            fill = float(blob[int(top):int(bottom), a:b].mean()) if bottom > top else 0.0
+            parts.append((x0 + a, y0 + top, x0 + b, y0 + bottom, fill))
+        return parts if len(parts) >= 2 else []
+
+    @staticmethod
+    def _split_at_step(blob: np.ndarray, x0: int, y0: int) -> list[tuple]:
+        """Two overlapping players side by side: their heads and feet sit at different heights.
+
+        Cut where the per-column top and bottom edges step the most; one wide player (arms
+        out, legs apart) has no such step and stays whole.
+        """
+        h, w = blob.shape
+        has = blob.any(axis=0)
+        tops = np.where(has, blob.argmax(axis=0), h).astype(np.float64)
+        bottoms = np.where(has, h - 1 - blob[::-1].argmax(axis=0), 0).astype(np.float64)
+        best, best_step = None, 0.0
+        for c in range(max(2, int(0.3 * w)), min(w - 2, int(0.7 * w)) + 1):
+            step = abs(np.median(bottoms[:c]) - np.median(bottoms[c:])) + abs(np.median(tops[:c]) - np.median(tops[c:]))
+            if step > best_step:
+                best, best_step = c, step
+        if best is None or best_step < 0.1 * h:
+            return [_part(blob, x0, y0)]
+        return [_part(blob[:, :best], x0, y0), _part(blob[:, best:], x0 + best, y0)]
+
+    @staticmethod
+    def _split_columns(blob: np.ndarray, x0: int, y0: int, expected: int) -> list[tuple]:
         """Split a blob wider than one player at the valleys of its column profile."""
         h, w = blob.shape
-        expected = max(1, int(round(w / (0.45 * h))))
         if expected <= 1:
-            return [(x0, y0, x0 + w, y0 + h)]
+            return [_part(blob, x0, y0)]
         profile = blob.sum(axis=0).astype(np.float64)
         profile = np.convolve(profile, np.ones(3) / 3, mode="same")
         cuts: list[int] = []
@@ -251,11 +426,21 @@ class PitchDetector:
         for a, b in zip(edges[:-1], edges[1:]):
             if b - a < 2:
                 continue
-            rows = np.where(blob[:, a:b].any(axis=1))[0]
-            if len(rows) == 0:
-                continue
-            parts.append((x0 + a, y0 + rows[0], x0 + b, y0 + rows[-1] + 1))
+            part = _part(blob[:, a:b], x0 + a, y0)
+            if part is not None:
+                parts.append(part)
         return parts
+
+
+def _part(blob: np.ndarray, x0: int, y0: int):
+    """Tight box and fill of the set pixels of a blob piece."""
+    rows = np.where(blob.any(axis=1))[0]
+    cols = np.where(blob.any(axis=0))[0]
+    if len(rows) == 0:
+        return (x0, y0, x0, y0, 0.0)
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    fill = float(blob[r0:r1, c0:c1].sum()) / max(1, (r1 - r0) * (c1 - c0))
+    return (x0 + c0, y0 + r0, x0 + c1, y0 + r1, fill)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Generated match clips with ground truth, for tests and benchmarks (nothing is downloaded).
 
 A green pitch (optionally striped, with white lines), players drawn as kit-coloured bodies that
-move smoothly, an optional camera pan. Every player's true box on every frame is returned.
+move smoothly, an optional camera pan and zoom, optional stands and advertising boards above the
+pitch, perspective (far players smaller), referees. Every player's true box on every frame is
+returned. ``scene_preset`` builds the named scenes the accuracy benchmark and tests use.
 """
 from __future__ import annotations
 
@@ -19,6 +21,11 @@ KITS = {
     "yellow": ((40, 220, 240), (40, 40, 40)),
     "white": ((235, 235, 235), (60, 60, 200)),
     "black": ((30, 30, 30), (200, 200, 200)),
+    "claret": ((60, 30, 150), (235, 235, 235)),   # close to "red": the hard pairing
+    "green": ((50, 150, 40), (240, 240, 240)),    # close to the grass
+    "lime": ((40, 230, 170), (30, 30, 30)),
+    "referee": ((40, 200, 235), (20, 20, 20)),    # lemon shirt, black shorts
+    "keeper": ((200, 60, 200), (40, 40, 40)),
 }
 
 
@@ -29,6 +36,9 @@ class PlayerSpec:
     start: tuple[float, float]  # pitch coordinates in pixels of the world (feet position)
     velocity: tuple[float, float]  # world pixels per frame
     height: float = 60.0
+    wobble: float = 0.0  # amplitude (world pixels) of a sideways weave, so motion is not linear
+    wobble_period: float = 50.0  # frames
+    phase: float = 0.0
 
 
 @dataclass
@@ -42,6 +52,12 @@ class SceneSpec:
     stripes: bool = True
     noise: float = 0.0
     seed: int = 0
+    zoom: float = 0.0  # camera zooms in and out by up to this fraction (0.3 = 1.3x) over the clip
+    zoom_period_sec: float = 4.0
+    stands: float = 0.0  # share of the frame height above the pitch: crowd and advertising boards
+    perspective: float = 0.0  # players at the top of the pitch are this much smaller
+    grass: tuple[int, int, int] = (50, 140, 60)  # BGR
+    focus_players: tuple[int, ...] = ()  # players a benchmark should follow (ids)
 
 
 @dataclass
@@ -50,6 +66,9 @@ class Scene:
     spec: SceneSpec
     # ground truth: frame index -> {player_id: (x1, y1, x2, y2)} for players inside the frame
     truth: list[dict[int, tuple[float, float, float, float]]]
+
+    def kit_of(self, player_id: int) -> str:
+        return next(p.kit for p in self.spec.players if p.player_id == player_id)
 
 
 def default_scene(n_players: int = 6, seconds: float = 4.0, seed: int = 0, **kwargs) -> SceneSpec:
@@ -68,28 +87,76 @@ def default_scene(n_players: int = 6, seconds: float = 4.0, seed: int = 0, **kwa
     return spec
 
 
+def _pitch_top(spec: SceneSpec) -> int:
+    return int(round(spec.height * spec.stands))
+
+
 def _pitch(spec: SceneSpec, world_width: int) -> np.ndarray:
     world = np.zeros((spec.height, world_width, 3), np.uint8)
-    world[:] = (50, 140, 60)
+    grass = np.array(spec.grass, dtype=np.int16)
+    world[:] = spec.grass
+    top = _pitch_top(spec)
     if spec.stripes:
         stripe = max(20, world_width // 24)
+        lighter = tuple(int(v) for v in np.clip(grass * 1.12 + 4, 0, 255))
         for x0 in range(0, world_width, 2 * stripe):
-            world[:, x0:x0 + stripe] = (60, 155, 72)
+            world[:, x0:x0 + stripe] = lighter
     line = (235, 235, 235)
-    cv2.line(world, (world_width // 2, 0), (world_width // 2, spec.height), line, 2)
-    cv2.circle(world, (world_width // 2, spec.height // 2), spec.height // 5, line, 2)
-    cv2.rectangle(world, (8, 8), (world_width - 8, spec.height - 8), line, 2)
+    lw = max(2, spec.height // 240)
+    cv2.line(world, (world_width // 2, top), (world_width // 2, spec.height), line, lw)
+    cv2.circle(world, (world_width // 2, (top + spec.height) // 2), (spec.height - top) // 5, line, lw)
+    cv2.rectangle(world, (8, top + 8), (world_width - 8, spec.height - 8), line, lw)
+    if top > 0:
+        rng = np.random.default_rng(spec.seed + 7)
+        boards = max(6, top // 4)
+        crowd_h = top - boards
+        # crowd: small blobs of every colour, some of them green
+        cells = rng.integers(0, 255, (max(1, crowd_h // 6), max(1, world_width // 6), 3), dtype=np.uint8)
+        world[:crowd_h] = cv2.resize(cells, (world_width, crowd_h), interpolation=cv2.INTER_NEAREST)
+        # advertising boards: bright panels with text-like marks
+        x = 0
+        while x < world_width:
+            w = int(rng.integers(80, 200))
+            colour = tuple(int(v) for v in rng.integers(0, 255, 3))
+            world[crowd_h:top, x:x + w] = colour
+            for k in range(3):
+                tx = x + 8 + k * w // 3
+                cv2.rectangle(world, (tx, crowd_h + boards // 4), (tx + w // 5, top - boards // 4),
+                              (255, 255, 255) if sum(colour) < 380 else (20, 20, 20), -1)
+            x += w
     return world
 
 
 def player_box(p: PlayerSpec, frame_index: int, spec: SceneSpec) -> tuple[float, float, float, float]:
     """World-coordinate box of a player on a frame; players bounce off the pitch edges."""
     x, y = p.start[0] + p.velocity[0] * frame_index, p.start[1] + p.velocity[1] * frame_index
+    if p.wobble:
+        weave = p.wobble * np.sin(2 * np.pi * frame_index / p.wobble_period + p.phase)
+        # weave across the direction of travel
+        speed = float(np.hypot(*p.velocity)) or 1.0
+        x += -p.velocity[1] / speed * weave
+        y += p.velocity[0] / speed * weave
     world_w = spec.width + spec.pan_px_per_frame * spec.seconds * spec.fps
+    top = _pitch_top(spec)
     x = _bounce(x, 20, world_w - 20)
-    y = _bounce(y, p.height + 10, spec.height - 10)
-    w = p.height * 0.42
-    return (x - w / 2, y - p.height, x + w / 2, y)
+    height = p.height
+    if spec.perspective:
+        depth = (y - top) / max(1.0, spec.height - top)  # 0 far touchline .. 1 near
+        height = p.height * (1 - spec.perspective * (1 - float(np.clip(depth, 0, 1))))
+    y = _bounce(y, top + height + 10, spec.height - 10)
+    w = height * 0.42
+    return (x - w / 2, y - height, x + w / 2, y)
+
+
+def camera_at(spec: SceneSpec, frame_index: int) -> np.ndarray:
+    """2x3 affine from world to frame pixels: pan to the right, zoom about the frame centre."""
+    cam_x = spec.pan_px_per_frame * frame_index
+    z = 1.0
+    if spec.zoom:
+        z = 1.0 + spec.zoom * 0.5 * (1 - np.cos(2 * np.pi * frame_index / (spec.zoom_period_sec * spec.fps)))
+    cx, cy = spec.width / 2, spec.height / 2
+    # world point (cam_x + u, v) -> frame ((u - cx) * z + cx, (v - cy) * z + cy)
+    return np.array([[z, 0.0, -cam_x * z + cx - cx * z], [0.0, z, cy - cy * z]])
 
 
 def _bounce(v: float, lo: float, hi: float) -> float:
@@ -118,7 +185,8 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
     n_frames = int(round(spec.seconds * spec.fps))
     world_w = int(spec.width + spec.pan_px_per_frame * n_frames) + 1
     world = _pitch(spec, world_w)
-    rng = np.random.default_rng(spec.seed + 1)
+    cv2.setRNGSeed(spec.seed + 1)  # deterministic sensor noise
+    kits = {p.player_id: p.kit for p in spec.players}
     truth: list[dict[int, tuple[float, float, float, float]]] = []
     with H264Writer(path, spec.fps, spec.width, spec.height, crf=18) as writer:
         for f in range(n_frames):
@@ -126,17 +194,96 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
             boxes = {p.player_id: player_box(p, f, spec) for p in spec.players}
             # paint far players first so nearer (lower) ones occlude them
             for pid in sorted(boxes, key=lambda k: boxes[k][3]):
-                kit = next(p.kit for p in spec.players if p.player_id == pid)
-                _draw_player(canvas, boxes[pid], kit)
-            cam_x = int(spec.pan_px_per_frame * f)
-            img = canvas[:, cam_x:cam_x + spec.width]
+                _draw_player(canvas, boxes[pid], kits[pid])
+            if spec.zoom:
+                camera = camera_at(spec, f)
+                img = cv2.warpAffine(canvas, camera, (spec.width, spec.height), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE)
+                z, shift_x, shift_y = camera[0, 0], camera[0, 2], camera[1, 2]
+            else:
+                cam_x = int(spec.pan_px_per_frame * f)
+                img = canvas[:, cam_x:cam_x + spec.width]
+                z, shift_x, shift_y = 1.0, -float(cam_x), 0.0
             if spec.noise:
-                img = np.clip(img + rng.normal(0, spec.noise, img.shape), 0, 255).astype(np.uint8)
+                noise = np.empty(img.shape, np.int16)
+                cv2.randn(noise, 0, spec.noise)
+                img = cv2.add(img.astype(np.int16), noise).clip(0, 255).astype(np.uint8)
             writer.write(np.ascontiguousarray(img))
             visible = {}
             for pid, (x1, y1, x2, y2) in boxes.items():
-                x1, x2 = x1 - cam_x, x2 - cam_x
-                if x2 > 0 and x1 < spec.width:
-                    visible[pid] = (max(0.0, x1), y1, min(float(spec.width), x2), y2)
+                x1, x2 = x1 * z + shift_x, x2 * z + shift_x
+                y1, y2 = y1 * z + shift_y, y2 * z + shift_y
+                # a player counts as in the frame while a third of the body is
+                if min(x2, spec.width) - max(x1, 0.0) >= 0.33 * (x2 - x1) and \
+                        min(y2, spec.height) - max(y1, 0.0) >= 0.33 * (y2 - y1):
+                    visible[pid] = (max(0.0, x1), max(0.0, y1), min(float(spec.width), x2),
+                                    min(float(spec.height), y2))
             truth.append(visible)
     return Scene(path=path, spec=spec, truth=truth)
+
+
+PRESETS = ("easy", "crossing", "match", "broadcast", "green_kit")
+
+
+def scene_preset(name: str, seconds: float = 8.0, seed: int = 0, width: int = 1280, height: int = 720) -> SceneSpec:
+    """Named scenes, from easy to hard; ``focus_players`` says whom to follow.
+
+    - ``easy``: 10 players, two clearly different kits, tripod.
+    - ``crossing``: the focus player crosses two team-mates in the same kit, one passing in
+      front of it, plus a few others.
+    - ``match``: 22 players in two similar kits (red/claret) plus a referee, weaving runs,
+      stands and advertising boards, perspective, noise; tripod.
+    - ``broadcast``: ``match`` with a camera that pans and zooms; players leave and re-enter.
+    - ``green_kit``: a green kit on grass against white.
+    """
+    rng = np.random.default_rng(seed)
+    fps = 25.0
+    n_frames = seconds * fps
+    if name == "easy":
+        return default_scene(n_players=10, seconds=seconds, seed=seed, width=width, height=height, noise=2.0,
+                             focus_players=(1, 4))
+    if name == "crossing":
+        spec = SceneSpec(width=width, height=height, fps=fps, seconds=seconds, seed=seed, noise=3.0,
+                         focus_players=(1,))
+        h = height * 0.16
+        speed = width * 0.4 / (n_frames * 0.7)  # player 2 meets the focus player at 70% of the clip
+        y = height * 0.6
+        meet_behind = n_frames * 0.3  # player 3 passes behind the focus player at 30%
+        x_meet = width * 0.3 + speed * meet_behind
+        spec.players = [
+            PlayerSpec(1, "red", (width * 0.3, y), (speed, 0.0), h),
+            PlayerSpec(2, "red", (width * 0.7, y + h * 0.12), (-speed, 0.0), h),  # passes in front
+            PlayerSpec(3, "red", (x_meet + 1.2 * speed * meet_behind, y - h * 0.12), (-1.2 * speed, 0.0), h),
+        ]
+        for i in range(4, 9):
+            spec.players.append(PlayerSpec(i, "blue" if i % 2 else "red",
+                                           (width * rng.uniform(0.1, 0.9), height * rng.uniform(0.35, 0.9)),
+                                           (rng.uniform(-1.2, 1.2), rng.uniform(-0.4, 0.4)), h * rng.uniform(0.9, 1.1)))
+        return spec
+    if name in ("match", "broadcast"):
+        broadcast = name == "broadcast"
+        spec = SceneSpec(width=width, height=height, fps=fps, seconds=seconds, seed=seed, noise=3.0,
+                         stands=0.18, perspective=0.35,
+                         pan_px_per_frame=width * 0.004 if broadcast else 0.0,
+                         zoom=0.3 if broadcast else 0.0, zoom_period_sec=seconds * 0.75)
+        world_w = width + spec.pan_px_per_frame * n_frames
+        top = height * spec.stands
+        kits = ["red"] * 11 + ["claret"] * 11 + ["referee"]
+        players = []
+        for i, kit in enumerate(kits):
+            x = world_w * rng.uniform(0.05, 0.95)
+            y = top + (height - top) * rng.uniform(0.25, 0.95)
+            players.append(PlayerSpec(i + 1, kit, (x, y), (rng.uniform(-2.0, 2.0), rng.uniform(-0.5, 0.5)),
+                                      height * rng.uniform(0.15, 0.18), wobble=height * rng.uniform(0.0, 0.04),
+                                      wobble_period=rng.uniform(40, 90), phase=rng.uniform(0, 6.28)))
+        spec.players = players
+        spec.focus_players = (1, 12, 6)
+        return spec
+    if name == "green_kit":
+        spec = default_scene(n_players=12, seconds=seconds, seed=seed, width=width, height=height, noise=2.0,
+                             grass=(45, 125, 55))
+        for p in spec.players:
+            p.kit = "green" if p.player_id % 2 else "white"
+        spec.focus_players = (1, 2)
+        return spec
+    raise ValueError(f"unknown scene preset {name!r} (one of {', '.join(PRESETS)})")

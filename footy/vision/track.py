@@ -28,6 +28,39 @@ from .video import iter_frames, probe
 # --------------------------------------------------------------------------------------------
 
 
+ANALYSIS_WIDTH = 640  # frames are decoded straight to this width; detectors work at ~this scale anyway
+
+
+def analysis_size(info: VideoInfo) -> tuple[int, int] | None:
+    """(width, height) to decode at for analysis, or None to keep the source size."""
+    if info.width <= ANALYSIS_WIDTH:
+        return None
+    height = int(round(info.height * ANALYSIS_WIDTH / info.width / 2)) * 2
+    return ANALYSIS_WIDTH, max(2, height)
+
+
+def _scaler(info: VideoInfo) -> tuple[tuple[int, int] | None, float, float]:
+    size = analysis_size(info)
+    if size is None:
+        return None, 1.0, 1.0
+    return size, info.width / size[0], info.height / size[1]
+
+
+def new_candidate_tracker(fps: float) -> ByteTrackTracker:
+    """The ByteTrack configuration candidate tracks use (the accuracy benchmark scores this)."""
+    return ByteTrackTracker(lost_track_buffer=int(round(30 * 0.8)), frame_rate=fps,
+                            track_activation_threshold=0.5, minimum_consecutive_frames=2,
+                            minimum_iou_threshold=0.15, high_conf_det_threshold=0.5)
+
+
+def detect_scaled(detector: Detector, image: np.ndarray, sx: float, sy: float) -> sv.Detections:
+    """Detections on an analysis-size image, boxes back in source pixels."""
+    detections = detector.detect(image)
+    if len(detections) and (sx != 1.0 or sy != 1.0):
+        detections.xyxy = (detections.xyxy * np.array([sx, sy, sx, sy])).astype(np.float32)
+    return detections
+
+
 def candidate_tracks(path, time_sec: float, detector: Detector, first_track_id: int = 1,
                      window_sec: float = 1.0, info: VideoInfo | None = None) -> list[CandidateTrack]:
     """Players on the frame at ``time_sec``, tracked by ByteTrack over the preceding window.
@@ -37,13 +70,11 @@ def candidate_tracks(path, time_sec: float, detector: Detector, first_track_id: 
     """
     info = info or probe(path)
     time_sec = float(min(max(0.0, time_sec), max(0.0, info.duration_sec - 0.5 / info.fps)))
-    tracker = ByteTrackTracker(lost_track_buffer=int(round(30 * 0.6)), frame_rate=info.fps,
-                               track_activation_threshold=0.5, minimum_consecutive_frames=2,
-                               minimum_iou_threshold=0.15, high_conf_det_threshold=0.5)
+    size, sx, sy = _scaler(info)
+    tracker = new_candidate_tracker(info.fps)
     last: sv.Detections | None = None
-    for frame in iter_frames(path, start_sec=max(0.0, time_sec - window_sec), end_sec=time_sec):
-        detections = detector.detect(frame.image)
-        last = tracker.update(detections)
+    for frame in iter_frames(path, start_sec=max(0.0, time_sec - window_sec), end_sec=time_sec, size=size):
+        last = tracker.update(detect_scaled(detector, frame.image, sx, sy))
     if last is None or len(last) == 0:
         return []
     confidences = last.confidence if last.confidence is not None else np.ones(len(last))
@@ -195,7 +226,7 @@ class Observation:
 
     frame_index: int
     time_sec: float
-    boxes: np.ndarray  # N x 4 xyxy
+    boxes: np.ndarray  # N x 4 xyxy, analysis pixels
     confidences: np.ndarray  # N
     kits: list  # N kit descriptors (or None)
     motion: np.ndarray  # 2x3, previous analysed frame -> this frame
@@ -203,57 +234,119 @@ class Observation:
     height: int
 
 
-def _observe(frame, detector: Detector, camera: CameraMotion) -> Observation:
-    image = frame.image
+def _observe(image: np.ndarray, frame_index: int, time_sec: float, detector: Detector,
+             camera: CameraMotion) -> Observation:
     detections = detector.detect(image)
     boxes = np.asarray(detections.xyxy, dtype=np.float64).reshape(-1, 4)
     conf = (np.asarray(detections.confidence, dtype=np.float64) if detections.confidence is not None
             else np.ones(len(boxes)))
     kits = [kit_descriptor(image, b) for b in boxes]
     motion = camera.update(image)
-    return Observation(frame.index, frame.time_sec, boxes, conf, kits, motion, image.shape[1], image.shape[0])
+    return Observation(frame_index, time_sec, boxes, conf, kits, motion, image.shape[1], image.shape[0])
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(1e-9, area_a[:, None] + area_b[None, :] - inter)
 
 
 def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    if len(boxes) == 0:
-        return np.empty(0)
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (box[2] - box[0]) * (box[3] - box[1])
-    area_b = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(1e-9, area_a + area_b - inter)
+    return _iou_matrix(box[None], boxes)[0] if len(boxes) else np.empty(0)
+
+
+def _centre(boxes: np.ndarray) -> np.ndarray:
+    return np.stack([(boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2], axis=-1)
+
+
+def _box(centre, size) -> np.ndarray:
+    cx, cy = centre
+    w, h = size
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
 
 
 @dataclass
 class FollowerSettings:
-    max_coast_sec: float = 0.8  # keep reporting the predicted box this long without a match
-    lost_report_sec: float = 0.3  # after this long unmatched, confidence drops below 0.5
-    gate_base: float = 0.9  # match radius in box heights while tracking
-    gate_growth: float = 0.12  # extra radius per unmatched frame
-    kit_gate: float = 0.55  # max kit distance to accept a match while tracking
-    reacquire_kit: float = 0.4  # max kit distance for a lost player to be re-acquired
-    reacquire_frames: int = 3  # consecutive consistent frames needed to re-acquire
-    velocity_smoothing: float = 0.6
+    max_coast_sec: float = 1.2  # follow the predicted box this long without a trusted match
+    report_coast_sec: float = 0.8  # ...and report it as visible this long
+    gate: float = 0.6  # match radius (box heights) around the prediction while tracking
+    gate_growth_sec: float = 1.5  # extra radius per second without a match
+    kit_gate: float = 0.5  # max kit distance to accept a match while tracking
+    reacquire_kit: float = 0.38  # max kit distance for a lost player to be re-acquired
+    reacquire_frames: int = 3  # frames a new track must live before it can be the player
+    velocity_smoothing: float = 0.7
+    others_max_missed_sec: float = 0.6
 
 
-@dataclass
-class _Candidate:
-    box: np.ndarray
-    frames: int
-    kit: float
+class _Others:
+    """Everyone else, tracked just well enough to claim their own detections in crossings."""
+
+    def __init__(self):
+        self.boxes = np.empty((0, 4))
+        self.velocity = np.empty((0, 2))
+        self.missed = np.empty(0, int)
+        self.hits = np.empty(0, int)
+        self.born = np.empty(0, int)
+        self.predicted = np.empty((0, 4))
+
+    def predict(self, motion: np.ndarray) -> np.ndarray:
+        if len(self.boxes):
+            zoom = math.hypot(motion[0, 0], motion[1, 0])
+            moved = np.array([warp_box(b, motion) for b in self.boxes])
+            self.velocity = self.velocity * zoom
+            self.predicted = moved + np.hstack([self.velocity, self.velocity])
+        else:
+            self.predicted = np.empty((0, 4))
+        return self.predicted
+
+    def update(self, matches: dict[int, int], boxes: np.ndarray, new: list[int], step: int,
+               max_missed: int) -> None:
+        n = len(self.boxes)
+        keep = np.ones(n, bool)
+        for t in range(n):
+            if t in matches:
+                box = boxes[matches[t]]
+                measured = _centre(box) - (_centre(self.predicted[t]) - self.velocity[t])
+                self.velocity[t] = 0.5 * self.velocity[t] + 0.5 * measured
+                self.boxes[t] = box
+                self.missed[t] = 0
+                self.hits[t] += 1
+            else:
+                self.boxes[t] = self.predicted[t]
+                self.missed[t] += 1
+                self.hits[t] = 0 if self.missed[t] > 2 else self.hits[t]
+                keep[t] = self.missed[t] <= max_missed
+        self.boxes, self.velocity = self.boxes[keep], self.velocity[keep]
+        self.missed, self.hits, self.born = self.missed[keep], self.hits[keep], self.born[keep]
+        if new:
+            self.boxes = np.vstack([self.boxes, boxes[new]])
+            self.velocity = np.vstack([self.velocity, np.zeros((len(new), 2))])
+            self.missed = np.concatenate([self.missed, np.zeros(len(new), int)])
+            self.hits = np.concatenate([self.hits, np.ones(len(new), int)])
+            self.born = np.concatenate([self.born, np.full(len(new), step, int)])
+
+    def remove(self, t: int) -> None:
+        keep = np.arange(len(self.boxes)) != t
+        self.boxes, self.velocity = self.boxes[keep], self.velocity[keep]
+        self.missed, self.hits, self.born = self.missed[keep], self.hits[keep], self.born[keep]
 
 
 class TargetFollower:
     """Follows one player over observations given in either time direction.
 
-    State is the box in the current frame and the player's own velocity (camera motion removed,
-    pixels per analysed frame). Each frame: move the box with the camera, add the velocity, pick
-    the detection that best fits position, size and kit; otherwise coast; after a while, the
-    player is lost and is re-acquired by kit colour near where it was last seen, only after a few
-    consistent frames.
+    Everyone on the pitch is tracked with constant velocity in camera-compensated coordinates
+    and detections are assigned jointly (Hungarian), so a team-mate crossing the target claims
+    its own detection. The target's match must also fit its kit colours; when its detection is
+    shared with another player's prediction (a crossing) or is a merged blob, the target coasts
+    on its own velocity instead of being dragged along. Lost for long, it is re-acquired from a
+    track that appeared since, by kit colour and distance, after a few consistent frames.
     """
 
     def __init__(self, box, kit: np.ndarray | None, fps_analysed: float,
@@ -265,126 +358,145 @@ class TargetFollower:
         self.size = np.array([self.box[2] - self.box[0], self.box[3] - self.box[1]])
         self.missed = 0
         self.fps = fps_analysed
-        self.candidate: _Candidate | None = None
+        self.others = _Others()
+        self.step_count = 0
+        self.lost_at = 0
+        self.occluded = 0  # consecutive frames the target's detection was shared or merged
 
-    @property
-    def max_coast(self) -> int:
-        return max(2, int(round(self.s.max_coast_sec * self.fps)))
+    def _frames(self, seconds: float) -> int:
+        return max(2, int(round(seconds * self.fps)))
 
     def step(self, obs: Observation, motion: np.ndarray) -> TrackPoint:
-        # prediction in this frame's pixels
-        moved = warp_box(self.box, motion)
+        self.step_count += 1
         zoom = math.hypot(motion[0, 0], motion[1, 0])
+        moved = warp_box(self.box, motion)
         self.size = self.size * zoom
         self.velocity = self.velocity * zoom
-        cx, cy = (moved[0] + moved[2]) / 2 + self.velocity[0], (moved[1] + moved[3]) / 2 + self.velocity[1]
-        w, h = self.size
-        predicted = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+        predicted = _box(_centre(moved) + self.velocity, self.size)
+        others_pred = self.others.predict(motion)
+        boxes = obs.boxes
+        n_det, n_oth = len(boxes), len(others_pred)
+        lost = self.missed > self._frames(self.s.max_coast_sec)
 
-        if self.missed <= self.max_coast:
-            match = self._match_tracking(obs, predicted)
-            if match is not None:
-                return self._accept(obs, obs.boxes[match], predicted, float(obs.confidences[match]))
+        # cost matrix: row 0 the target, then everyone else
+        big = 1e6
+        cost = np.full((1 + n_oth, n_det), big)
+        kit_dist = np.array([kit_distance(self.kit, k) for k in obs.kits]) if n_det else np.empty(0)
+        if n_det and not lost:
+            cost[0] = self._target_cost(predicted, boxes, kit_dist)
+        if n_det and n_oth:
+            iou = _iou_matrix(others_pred, boxes)
+            h = np.maximum(4.0, others_pred[:, 3] - others_pred[:, 1])
+            dist = np.linalg.norm(_centre(others_pred)[:, None] - _centre(boxes)[None], axis=2) / h[:, None]
+            ok = (iou >= 0.2) | (dist <= 0.5)
+            cost[1:] = np.where(ok, (1 - iou) + 0.5 * dist, big)
+        matches: dict[int, int] = {}
+        if n_det:
+            from scipy.optimize import linear_sum_assignment
+
+            rows, cols = linear_sum_assignment(cost)
+            matches = {int(r): int(c) for r, c in zip(rows, cols) if cost[r, c] < big}
+        target_det = matches.pop(0, None)
+        other_matches = {r - 1: c for r, c in matches.items()}
+        claimed = set(other_matches.values()) | ({target_det} if target_det is not None else set())
+        new_tracks = [j for j in range(n_det) if j not in claimed]
+
+        point: TrackPoint
+        if lost:
+            self.box = moved
+            self.velocity[:] = 0
+            self.others.update(other_matches, boxes, new_tracks, self.step_count,
+                               self._frames(self.s.others_max_missed_sec))
+            t = self._reacquire(moved, kit_dist, other_matches)
+            if t is not None:
+                box = self.others.boxes[t].copy()
+                self.velocity = self.others.velocity[t].copy()
+                self.others.remove(t)
+                self.box, self.size, self.missed = box, np.array([box[2] - box[0], box[3] - box[1]]), 0
+                return self._point(obs, box, 0.6)
             self.missed += 1
-            self.box = predicted
-            self.velocity *= 0.95
-            inside = self._inside(predicted, obs)
-            if self.missed <= self.max_coast and inside:
-                lost_frames = max(1, int(round(self.s.lost_report_sec * self.fps)))
-                conf = 0.6 * max(0.1, 1.0 - self.missed / (lost_frames + self.max_coast))
-                return self._point(obs, predicted, conf)
             return self._point(obs, None, 0.0)
 
-        # lost: keep the last position moving with the camera, look for the kit nearby
-        self.box = moved
-        self.velocity[:] = 0
-        box = self._reacquire(obs, moved)
-        if box is not None:
+        trusted = False
+        if target_det is not None:
+            det = boxes[target_det]
+            # the detection also fits someone else's prediction: a crossing, do not be dragged
+            shared = n_oth > 0 and float(_iou_one(det, others_pred).max()) >= 0.3 and \
+                float(_iou_one(predicted, others_pred).max()) >= 0.2
+            w, h = det[2] - det[0], det[3] - det[1]
+            merged = w > 1.5 * self.size[0] or h > 1.4 * self.size[1]
+            trusted = not shared and not merged
+        self.others.update(other_matches, boxes, new_tracks, self.step_count,
+                           self._frames(self.s.others_max_missed_sec))
+        if trusted:
+            det = boxes[target_det]
+            measured = _centre(det) - _centre(moved)
+            if self.missed:
+                measured = measured / (self.missed + 1)
+            a = self.s.velocity_smoothing
+            self.velocity = a * self.velocity + (1 - a) * measured
+            self.size = 0.6 * self.size + 0.4 * np.array([det[2] - det[0], det[3] - det[1]])
+            self.box = det.copy()
             self.missed = 0
-            self.velocity[:] = 0
-            self.box = box
-            self.size = np.array([box[2] - box[0], box[3] - box[1]])
-            return self._point(obs, box, 0.6)
+            self.occluded = 0
+            return self._point(obs, det, 0.4 + 0.6 * float(obs.confidences[target_det]))
+        if target_det is not None:
+            # occluded or crossing: follow the prediction, nudged toward the shared detection's feet
+            det = boxes[target_det]
+            self.box = predicted
+            self.missed = 0 if self.missed == 0 else self.missed + 1
+            self.occluded += 1
+            if self.occluded > self._frames(2.0):  # too long in a crowd: treat as missed
+                self.missed += 1
+            return self._point(obs, predicted, 0.5)
+        self.occluded = 0
         self.missed += 1
+        self.box = predicted
+        self.velocity *= 0.97
+        if self.missed > self._frames(self.s.max_coast_sec):
+            self.lost_at = self.step_count
+        if self.missed <= self._frames(self.s.report_coast_sec) and self._inside(predicted, obs):
+            return self._point(obs, predicted, 0.45 * (1 - self.missed / (self._frames(self.s.report_coast_sec) + 1)))
         return self._point(obs, None, 0.0)
 
-    def _inside(self, box: np.ndarray, obs: Observation) -> bool:
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        return 0 <= cx < obs.width and 0 <= cy < obs.height
-
-    def _match_tracking(self, obs: Observation, predicted: np.ndarray) -> int | None:
-        if len(obs.boxes) == 0:
-            return None
-        pcx, pcy = (predicted[0] + predicted[2]) / 2, (predicted[1] + predicted[3]) / 2
-        ph = max(4.0, predicted[3] - predicted[1])
-        pw = max(2.0, predicted[2] - predicted[0])
-        boxes = obs.boxes
-        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-        dist = np.hypot(cx - pcx, (cy - pcy)) / ph
-        gate = self.s.gate_base + self.s.gate_growth * self.missed
+    def _target_cost(self, predicted: np.ndarray, boxes: np.ndarray, kit_dist: np.ndarray) -> np.ndarray:
+        iou = _iou_one(predicted, boxes)
+        ph, pw = max(4.0, self.size[1]), max(2.0, self.size[0])
+        d = np.linalg.norm(_centre(boxes) - _centre(predicted), axis=1) / ph
         widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         size_cost = np.abs(np.log(np.maximum(heights, 1) / ph)) + 0.5 * np.abs(np.log(np.maximum(widths, 1) / pw))
-        best, best_cost = None, math.inf
-        for j in range(len(boxes)):
-            if dist[j] > gate or size_cost[j] > 1.0:
-                continue
-            kd = kit_distance(self.kit, obs.kits[j])
-            if kd > self.s.kit_gate:
-                continue
-            cost = dist[j] + 1.5 * kd + 0.7 * size_cost[j]
-            if cost < best_cost:
-                best, best_cost = j, cost
-        return best
+        gate = self.s.gate + self.s.gate_growth_sec * self.missed / self.fps
+        ok = ((iou >= 0.25) | (d <= gate)) & (kit_dist <= self.s.kit_gate) & (size_cost <= 0.9)
+        return np.where(ok, (1 - iou) + 0.5 * d + 1.5 * kit_dist + 0.5 * size_cost, 1e6)
 
-    def _accept(self, obs: Observation, box: np.ndarray, predicted: np.ndarray, conf: float) -> TrackPoint:
-        box = np.asarray(box, dtype=np.float64)
-        pw, ph = self.size
-        w, h = box[2] - box[0], box[3] - box[1]
-        # a box much wider than the player is two players merged: keep the predicted box instead
-        if w > 1.6 * pw and self.missed == 0:
-            box = np.array([predicted[0], box[1] if h < 1.3 * ph else predicted[1],
-                            predicted[2], box[3] if h < 1.3 * ph else predicted[3]])
-            conf *= 0.7
-        measured_velocity = (box[:2] + box[2:]) / 2 - (self.box[:2] + self.box[2:]) / 2
-        # self.box was last frame's box; remove the camera part by comparing to the moved box
-        moved_centre = (predicted[:2] + predicted[2:]) / 2 - self.velocity
-        measured_velocity = (box[:2] + box[2:]) / 2 - moved_centre
-        if self.missed:
-            measured_velocity = measured_velocity / (self.missed + 1)
-        a = self.s.velocity_smoothing
-        self.velocity = a * self.velocity + (1 - a) * measured_velocity
-        self.size = 0.7 * self.size + 0.3 * np.array([box[2] - box[0], box[3] - box[1]])
-        self.box = box
-        self.missed = 0
-        self.candidate = None
-        return self._point(obs, box, min(1.0, 0.4 + 0.6 * conf))
-
-    def _reacquire(self, obs: Observation, last_seen: np.ndarray) -> np.ndarray | None:
-        if len(obs.boxes) == 0:
-            self.candidate = None
+    def _reacquire(self, last_seen: np.ndarray, kit_dist: np.ndarray, other_matches: dict[int, int]) -> int | None:
+        """An established track that appeared since the target was lost and wears its kit."""
+        others = self.others
+        if len(others.boxes) == 0:
             return None
         ph = max(4.0, last_seen[3] - last_seen[1])
-        lcx, lcy = (last_seen[0] + last_seen[2]) / 2, (last_seen[1] + last_seen[3]) / 2
-        kits = np.array([kit_distance(self.kit, k) for k in obs.kits])
-        cx, cy = (obs.boxes[:, 0] + obs.boxes[:, 2]) / 2, (obs.boxes[:, 1] + obs.boxes[:, 3]) / 2
-        dist = np.hypot(cx - lcx, cy - lcy) / ph
-        if self.candidate is not None:
-            ious = _iou_one(self.candidate.box, obs.boxes)
-            j = int(np.argmax(ious))
-            if ious[j] >= 0.3 and kits[j] <= self.s.reacquire_kit:
-                self.candidate = _Candidate(obs.boxes[j].copy(), self.candidate.frames + 1, kits[j])
-                if self.candidate.frames >= self.s.reacquire_frames:
-                    box, self.candidate = self.candidate.box, None
-                    return box
-                return None
-        ok = kits <= self.s.reacquire_kit
-        if not ok.any():
-            self.candidate = None
-            return None
-        cost = np.where(ok, kits * 3 + 0.05 * dist, np.inf)
-        j = int(np.argmin(cost))
-        self.candidate = _Candidate(obs.boxes[j].copy(), 1, kits[j])
-        return None
+        best, best_cost = None, math.inf
+        det_of = {t: j for t, j in other_matches.items()}
+        for t in range(len(others.boxes)):
+            j = det_of.get(t)
+            if j is None or others.hits[t] < self.s.reacquire_frames:
+                continue
+            kd = kit_dist[j] if j < len(kit_dist) else 1.0
+            if kd > self.s.reacquire_kit:
+                continue
+            dist = float(np.linalg.norm(_centre(others.boxes[t]) - _centre(last_seen))) / ph
+            newcomer = others.born[t] >= self.lost_at - self._frames(self.s.max_coast_sec)
+            if not newcomer and dist > 1.0:
+                continue
+            cost = 3 * kd + 0.05 * dist
+            if cost < best_cost:
+                best, best_cost = t, cost
+        return best
+
+    @staticmethod
+    def _inside(box: np.ndarray, obs: Observation) -> bool:
+        cx, cy = _centre(box)
+        return 0 <= cx < obs.width and 0 <= cy < obs.height
 
     @staticmethod
     def _point(obs: Observation, box, conf: float) -> TrackPoint:
@@ -392,10 +504,9 @@ class TargetFollower:
             x1, y1, x2, y2 = (float(v) for v in box)
             x1, x2 = max(0.0, x1), min(float(obs.width), x2)
             y1, y2 = max(0.0, y1), min(float(obs.height), y2)
-            if x2 - x1 < 1 or y2 - y1 < 1:
-                return TrackPoint(obs.frame_index, obs.time_sec, None, 0.0)
-            return TrackPoint(obs.frame_index, obs.time_sec, (x1, y1, x2, y2), float(np.clip(conf, 0, 1)))
-        return TrackPoint(obs.frame_index, obs.time_sec, None, float(np.clip(conf, 0, 1)))
+            if x2 - x1 >= 1 and y2 - y1 >= 1:
+                return TrackPoint(obs.frame_index, obs.time_sec, (x1, y1, x2, y2), float(np.clip(conf, 0, 1)))
+        return TrackPoint(obs.frame_index, obs.time_sec, None, 0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,92 +533,106 @@ class _Progress:
             self.callback(fraction)
 
 
-def _start_follower(obs: Observation, xyxy: np.ndarray, kit, fps_analysed: float) -> tuple[TargetFollower, TrackPoint]:
-    """Snap the confirmed box to the best-overlapping detection on the start frame."""
-    box = xyxy
-    conf = 1.0
+def _snap(obs: Observation, xyxy: np.ndarray) -> tuple[np.ndarray, float]:
+    """The confirmed box snapped to the detection it matches on the start frame."""
     if len(obs.boxes):
         ious = _iou_one(xyxy, obs.boxes)
         j = int(np.argmax(ious))
         if ious[j] >= 0.5:
-            box, conf = obs.boxes[j].copy(), max(0.8, float(obs.confidences[j]))
-    follower = TargetFollower(box, kit, fps_analysed)
-    return follower, TargetFollower._point(obs, box, conf)
+            return obs.boxes[j].copy(), max(0.8, float(obs.confidences[j]))
+    return xyxy, 1.0
+
+
+def _to_source(points: list[TrackPoint], sx: float, sy: float, info: VideoInfo) -> list[TrackPoint]:
+    if sx == 1.0 and sy == 1.0:
+        return points
+    out = []
+    for p in points:
+        if p.xyxy is None:
+            out.append(p)
+            continue
+        x1, y1, x2, y2 = p.xyxy
+        out.append(TrackPoint(p.frame_index, p.time_sec,
+                              (min(x1 * sx, info.width), min(y1 * sy, info.height),
+                               min(x2 * sx, info.width), min(y2 * sy, info.height)), p.confidence))
+    return out
 
 
 def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoInfo | None = None,
                   progress: Callable[[float], None] | None = None, stride: int = 1) -> TargetTrack:
-    """Follow the player confirmed at ``time_sec`` (box ``xyxy``) to both ends of the video."""
+    """Follow the player confirmed at ``time_sec`` (box ``xyxy``, source pixels) to both ends.
+
+    One point per analysed frame (every ``stride``-th), in time order. Forward is streamed;
+    backward decodes chunks of a few seconds into observations and walks them in reverse. A video
+    that stops decoding part-way keeps what was tracked and sets ``decode_error``.
+    """
     info = info or probe(path)
     stride = max(1, int(stride))
     fps_analysed = info.fps / stride
     frames_total = max(1, math.ceil(info.frame_count / stride))
     result = TargetTrack(frames_total=frames_total)
     prog = _Progress(progress, frames_total)
-    target = np.asarray(xyxy, dtype=np.float64)
+    size, sx, sy = _scaler(info)
+    target = np.asarray(xyxy, dtype=np.float64) / np.array([sx, sy, sx, sy])
 
     # forward: from the confirmed frame to the end
     forward: list[TrackPoint] = []
     camera = CameraMotion()
     follower: TargetFollower | None = None
-    kit = None
-    start_index: int | None = None
-    start_grey: np.ndarray | None = None
+    start_box, kit = target, None
+    start_index = 0
+    start_grey = None
     try:
-        for frame in iter_frames(path, start_sec=max(0.0, time_sec), step=stride):
+        for frame in iter_frames(path, start_sec=max(0.0, time_sec), step=stride, size=size):
+            obs = _observe(frame.image, frame.index, frame.time_sec, detector, camera)
             if follower is None:
                 kit = kit_descriptor(frame.image, target)
-            obs = _observe(frame, detector, camera)
-            if start_grey is None:
-                start_grey = camera.last_grey
-            if follower is None:
-                follower, point = _start_follower(obs, target, kit, fps_analysed)
-                start_index = obs.frame_index
+                start_box, conf = _snap(obs, target)
+                follower = TargetFollower(start_box, kit, fps_analysed)
+                start_index, start_grey = obs.frame_index, camera.last_grey
+                forward.append(TargetFollower._point(obs, start_box, conf))
             else:
-                point = follower.step(obs, obs.motion)
-            forward.append(point)
+                forward.append(follower.step(obs, obs.motion))
             prog.tick()
     except VisionError as exc:
         if exc.code != "VIDEO_DECODE_ERROR":
             raise
         result.decode_error = exc
     if follower is None:  # nothing decodes from the confirmed frame on
-        result.points = forward
         if result.decode_error is None:
             raise VisionError("VIDEO_DECODE_ERROR", f"no frame decodes at {time_sec:.3f}s")
         return result
 
     # backward: chunks of a few seconds ending at the confirmed frame, each walked in reverse
     backward: list[TrackPoint] = []
-    follower = TargetFollower(follower_start_box(forward[0], target), kit, fps_analysed)
-    chunk_end_index = start_index  # exclusive upper bound of frames to emit
-    later_grey = start_grey  # the frame just after the chunk (already processed), for the seam motion
+    follower = TargetFollower(start_box, kit, fps_analysed)
+    chunk_end_index = start_index  # frames before this one are still to do
+    later_grey = start_grey  # the frame just after the chunk, for the motion across the seam
     try:
         while chunk_end_index > 0:
-            chunk_start_sec = max(0.0, (chunk_end_index / info.fps) - _BACKWARD_CHUNK_SEC)
+            chunk_start_sec = max(0.0, chunk_end_index / info.fps - _BACKWARD_CHUNK_SEC)
             observations: list[Observation] = []
             camera = CameraMotion()
             first_grey = last_grey = None
             for frame in iter_frames(path, start_sec=chunk_start_sec, end_sec=chunk_end_index / info.fps,
-                                     step=stride):
+                                     step=stride, size=size):
                 if frame.index >= chunk_end_index:
                     break
-                observations.append(_observe(frame, detector, camera))
+                observations.append(_observe(frame.image, frame.index, frame.time_sec, detector, camera))
                 last_grey = camera.last_grey
                 if first_grey is None:
                     first_grey = last_grey
             if not observations:
                 break
             # walking back, the motion from frame k+1 to frame k is the inverse of the forward
-            # motion stored on frame k+1; across the seam it is measured between the two chunks
+            # motion stored on frame k+1; across the seam it is measured between the chunks
             if later_grey is not None and last_grey is not None and later_grey[0].shape == last_grey[0].shape:
                 motion_back = invert_motion(estimate_motion(last_grey[0], later_grey[0], last_grey[1]))
             else:
                 motion_back = np.eye(2, 3)
             for k in range(len(observations) - 1, -1, -1):
-                obs = observations[k]
-                backward.append(follower.step(obs, motion_back))
-                motion_back = invert_motion(obs.motion)
+                backward.append(follower.step(observations[k], motion_back))
+                motion_back = invert_motion(observations[k].motion)
                 prog.tick()
             later_grey = first_grey
             chunk_end_index = observations[0].frame_index
@@ -518,11 +643,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             raise
         result.decode_error = result.decode_error or exc
 
-    result.points = list(reversed(backward)) + forward
+    result.points = _to_source(list(reversed(backward)) + forward, sx, sy, info)
     if progress is not None:
         progress(1.0)
     return result
-
-
-def follower_start_box(point: TrackPoint, fallback: np.ndarray) -> np.ndarray:
-    return np.asarray(point.xyxy if point.xyxy is not None else fallback, dtype=np.float64)

@@ -1,0 +1,215 @@
+"""Accuracy benchmark on generated scenes with ground truth (a script, not a test).
+
+    python bench/accuracy.py [--seconds 8] [--scenes easy,crossing,match,broadcast,green_kit]
+                             [--stride 2] [--width 1280] [--keep DIR]
+
+For every scene preset (footy.vision.synthetic.scene_preset) it prints:
+- detection recall / precision at IoU >= 0.5 of the default PitchDetector and its ms per frame,
+- candidate tracking (the ByteTrack configuration of ``candidate_tracks`` run over the whole clip)
+  scored with trackers.eval: HOTA, MOTA, IDF1, identity switches,
+- the chosen player followed by ``follow_target`` from the middle of the clip, for each focus
+  player: the share of analysed frames with the right answer (a box with IoU >= 0.5 when the
+  player is in the frame, no box when not) and identity switches (changes of the ground-truth
+  player the box sits on).
+Targets: detection recall >= 0.95; chosen-player share >= 0.95 with at most 1 switch per scene.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from trackers.eval import evaluate_mot_sequence  # noqa: E402
+
+from footy.vision.detect import PitchDetector  # noqa: E402
+from footy.vision.synthetic import PRESETS, Scene, render_scene, scene_preset  # noqa: E402
+from footy.vision.track import _scaler, detect_scaled, follow_target, new_candidate_tracker  # noqa: E402
+from footy.vision.video import iter_frames, probe  # noqa: E402
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(1e-9, area_a[:, None] + area_b[None, :] - inter)
+
+
+@dataclass
+class DetectionScore:
+    recall: float
+    precision: float
+    ms_per_frame: float
+    hota: float
+    mota: float
+    idf1: float
+    idsw: int
+
+
+@dataclass
+class FollowScore:
+    player_id: int
+    share: float
+    visible_share: float
+    switches: int
+    wrong_frames: int
+    seconds: float
+
+
+def _mot_line(frame: int, track_id: int, box) -> str:
+    x1, y1, x2, y2 = box
+    return f"{frame},{track_id},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},1,1,1\n"
+
+
+def score_detection_and_tracking(scene: Scene, workdir: Path) -> DetectionScore:
+    from scipy.optimize import linear_sum_assignment
+
+    info = probe(scene.path)
+    size, sx, sy = _scaler(info)
+    detector = PitchDetector()
+    tracker = new_candidate_tracker(info.fps)
+    matched = truths = found = 0
+    spent = 0.0
+    gt_lines, tr_lines = [], []
+    for frame in iter_frames(scene.path, size=size):
+        t0 = time.perf_counter()
+        detections = detect_scaled(detector, frame.image, sx, sy)
+        spent += time.perf_counter() - t0
+        truth = scene.truth[frame.index]
+        gt = np.array(list(truth.values())).reshape(-1, 4)
+        iou = iou_matrix(gt, detections.xyxy)
+        if iou.size:
+            rows, cols = linear_sum_assignment(-iou)
+            matched += int((iou[rows, cols] >= 0.5).sum())
+        truths += len(gt)
+        found += len(detections)
+        tracked = tracker.update(detections)
+        for pid, box in truth.items():
+            gt_lines.append(_mot_line(frame.index + 1, pid, box))
+        for box, tid in zip(tracked.xyxy, tracked.tracker_id):
+            if tid >= 1:
+                tr_lines.append(_mot_line(frame.index + 1, int(tid), box))
+    gt_path, tr_path = workdir / f"{scene.path.stem}.gt.txt", workdir / f"{scene.path.stem}.tr.txt"
+    gt_path.write_text("".join(gt_lines))
+    tr_path.write_text("".join(tr_lines))
+    result = evaluate_mot_sequence(gt_path, tr_path, metrics=["CLEAR", "HOTA", "Identity"])
+    return DetectionScore(recall=matched / max(1, truths), precision=matched / max(1, found),
+                          ms_per_frame=1000 * spent / max(1, len(scene.truth)),
+                          hota=float(result.HOTA.HOTA), mota=float(result.CLEAR.MOTA),
+                          idf1=float(result.Identity.IDF1), idsw=int(result.CLEAR.IDSW))
+
+
+def score_follow(scene: Scene, player_id: int, stride: int, start_frame: int | None = None,
+                 verbose: bool = False) -> FollowScore:
+    info = probe(scene.path)
+    n = len(scene.truth)
+    if start_frame is None:
+        # the middle of the clip, or the nearest frame where the player is in view
+        visible = [f for f in range(0, n, stride) if player_id in scene.truth[f]]
+        start_frame = min(visible, key=lambda f: abs(f - n // 2))
+    start_box = scene.truth[start_frame][player_id]
+    t0 = time.perf_counter()
+    track = follow_target(scene.path, start_frame / info.fps, start_box, PitchDetector(), info=info, stride=stride)
+    seconds = time.perf_counter() - t0
+    right = visible_frames = visible_right = wrong = switches = 0
+    last_on = None
+    for point in track.points:
+        truth = scene.truth[point.frame_index]
+        target = truth.get(player_id)
+        ids = list(truth)
+        on = None
+        if point.xyxy is not None and ids:
+            ious = iou_matrix(np.array([point.xyxy]), np.array([truth[i] for i in ids]))[0]
+            k = int(np.argmax(ious))
+            if ious[k] >= 0.5:
+                on = ids[k]
+        if target is not None:
+            visible_frames += 1
+            ok = on == player_id
+            visible_right += ok
+        else:
+            ok = point.xyxy is None
+        right += ok
+        if on is not None and on != player_id:
+            wrong += 1
+        if on is not None:
+            if last_on is not None and on != last_on:
+                switches += 1
+            last_on = on
+        if verbose and not ok:
+            print(f"    frame {point.frame_index}: truth {target and [round(v) for v in target]} "
+                  f"got {point.xyxy and [round(v) for v in point.xyxy]} on {on} conf {point.confidence:.2f}")
+    return FollowScore(player_id=player_id, share=right / max(1, len(track.points)),
+                       visible_share=visible_right / max(1, visible_frames), switches=switches,
+                       wrong_frames=wrong, seconds=seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--scenes", default=",".join(PRESETS))
+    parser.add_argument("--stride", type=int, default=2, help="analyse every n-th frame (production: 2 at 25 fps)")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", help="directory to keep the generated clips in")
+    parser.add_argument("--no-tracking", action="store_true", help="skip detection/candidate-tracking scores")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    height = int(round(args.width * 9 / 16 / 2)) * 2
+    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="footy-accuracy-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    det_rows, follow_rows = [], []
+    all_ok = True
+    for name in [s.strip() for s in args.scenes.split(",") if s.strip()]:
+        spec = scene_preset(name, seconds=args.seconds, seed=args.seed, width=args.width, height=height)
+        scene = render_scene(spec, workdir / f"{name}.mp4")
+        if not args.no_tracking:
+            d = score_detection_and_tracking(scene, workdir)
+            det_rows.append((name, d))
+            all_ok &= d.recall >= 0.95
+        switches = 0
+        for pid in spec.focus_players:
+            f = score_follow(scene, pid, args.stride, verbose=args.verbose)
+            follow_rows.append((name, f))
+            switches += f.switches
+            all_ok &= f.share >= 0.95
+        all_ok &= switches <= 1
+        print(f"... {name} done ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
+
+    print(f"\nfooty accuracy benchmark: {args.width}x{height}, {args.seconds:g}s scenes, stride {args.stride}, "
+          f"seed {args.seed}")
+    if det_rows:
+        print("\nDetection (PitchDetector, IoU>=0.5) and candidate tracking (ByteTrack, trackers.eval)")
+        print(f"{'scene':<11} {'recall':>7} {'prec':>7} {'ms/frm':>7} {'HOTA':>6} {'MOTA':>6} {'IDF1':>6} {'IDSW':>5}")
+        for name, d in det_rows:
+            print(f"{name:<11} {d.recall:7.3f} {d.precision:7.3f} {d.ms_per_frame:7.1f} {d.hota:6.3f} "
+                  f"{d.mota:6.3f} {d.idf1:6.3f} {d.idsw:5d}")
+    print("\nChosen player (follow_target from mid-clip, both directions)")
+    print(f"{'scene':<11} {'player':>6} {'share':>7} {'vis.share':>9} {'switches':>8} {'wrong':>6} {'sec':>6}")
+    for name, f in follow_rows:
+        print(f"{name:<11} {f.player_id:6d} {f.share:7.3f} {f.visible_share:9.3f} {f.switches:8d} "
+              f"{f.wrong_frames:6d} {f.seconds:6.1f}")
+    if follow_rows:
+        shares = [f.share for _, f in follow_rows]
+        print(f"{'mean':<11} {'':6} {np.mean(shares):7.3f}")
+    print(f"\ntargets (recall>=0.95, share>=0.95, <=1 switch per scene): {'MET' if all_ok else 'NOT MET'}; "
+          f"{time.perf_counter() - started:.0f}s total")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
