@@ -280,7 +280,11 @@ def serve_command(host: str, port: int, workers: int):
 
     from .queue import get_redis
 
+    from .queue import stop_embedded_redis
+
     get_redis().ping()  # starts the embedded Redis once, before the workers race for it
+    # `kill` (SIGTERM) must stop the workers too, as Ctrl-C does
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     env = dict(os.environ, FLASK_APP=os.environ.get("FLASK_APP", "wsgi.py"))
     cmd = [sys.executable, "-m", "flask", "footy", "worker"]
     procs = [subprocess.Popen(cmd + ["--queues", "previews"], env=env)]
@@ -296,3 +300,5 @@ def serve_command(host: str, port: int, workers: int):
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if not current_app.config["REDIS_URL"]:
+            stop_embedded_redis(current_app.instance_path)
