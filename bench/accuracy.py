@@ -30,7 +30,7 @@ from trackers.eval import evaluate_mot_sequence  # noqa: E402
 
 from footy.vision.detect import PitchDetector  # noqa: E402
 from footy.vision.synthetic import PRESETS, Scene, render_scene, scene_preset  # noqa: E402
-from footy.vision.track import _scaler, detect_scaled, follow_target, new_candidate_tracker  # noqa: E402
+from footy.vision.track import _scaler, candidate_tracks, detect_scaled, follow_target, new_candidate_tracker  # noqa: E402
 from footy.vision.video import iter_frames, probe  # noqa: E402
 
 
@@ -61,6 +61,7 @@ class DetectionScore:
 @dataclass
 class FollowScore:
     player_id: int
+    start_frame: int
     share: float
     visible_share: float
     switches: int
@@ -115,11 +116,28 @@ def score_follow(scene: Scene, player_id: int, stride: int, start_frame: int | N
                  verbose: bool = False) -> FollowScore:
     info = probe(scene.path)
     n = len(scene.truth)
+    start_box = None
     if start_frame is None:
-        # the middle of the clip, or the nearest frame where the player is in view
-        visible = [f for f in range(0, n, stride) if player_id in scene.truth[f]]
-        start_frame = min(visible, key=lambda f: abs(f - n // 2))
-    start_box = scene.truth[start_frame][player_id]
+        # as in the app: the coach clicks the player's candidate box on a preview frame near the
+        # middle of the clip; when the player is not a separate candidate there (merged with
+        # someone), the coach picks another preview frame
+        order = sorted(range(0, n, stride), key=lambda f: abs(f - n // 2))
+        for f in order[:40:4]:
+            truth = scene.truth[f].get(player_id)
+            if truth is None:
+                continue
+            candidates = candidate_tracks(scene.path, f / info.fps, PitchDetector(), info=info)
+            if not candidates:
+                continue
+            ious = iou_matrix(np.array([truth]), np.array([c.xyxy for c in candidates]))[0]
+            k = int(np.argmax(ious))
+            if ious[k] >= 0.6:
+                start_frame, start_box = f, candidates[k].xyxy
+                break
+        if start_frame is None:
+            start_frame = order[0]
+    if start_box is None:
+        start_box = scene.truth[start_frame][player_id]
     t0 = time.perf_counter()
     track = follow_target(scene.path, start_frame / info.fps, start_box, PitchDetector(), info=info, stride=stride)
     seconds = time.perf_counter() - t0
@@ -151,7 +169,7 @@ def score_follow(scene: Scene, player_id: int, stride: int, start_frame: int | N
         if verbose and not ok:
             print(f"    frame {point.frame_index}: truth {target and [round(v) for v in target]} "
                   f"got {point.xyxy and [round(v) for v in point.xyxy]} on {on} conf {point.confidence:.2f}")
-    return FollowScore(player_id=player_id, share=right / max(1, len(track.points)),
+    return FollowScore(player_id=player_id, start_frame=start_frame, share=right / max(1, len(track.points)),
                        visible_share=visible_right / max(1, visible_frames), switches=switches,
                        wrong_frames=wrong, seconds=seconds)
 
@@ -199,13 +217,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<11} {d.recall:7.3f} {d.precision:7.3f} {d.ms_per_frame:7.1f} {d.hota:6.3f} "
                   f"{d.mota:6.3f} {d.idf1:6.3f} {d.idsw:5d}")
     print("\nChosen player (follow_target from mid-clip, both directions)")
-    print(f"{'scene':<11} {'player':>6} {'share':>7} {'vis.share':>9} {'switches':>8} {'wrong':>6} {'sec':>6}")
+    print(f"{'scene':<11} {'player':>6} {'start':>5} {'share':>7} {'vis.share':>9} {'switches':>8} {'wrong':>6} {'sec':>6}")
     for name, f in follow_rows:
-        print(f"{name:<11} {f.player_id:6d} {f.share:7.3f} {f.visible_share:9.3f} {f.switches:8d} "
+        print(f"{name:<11} {f.player_id:6d} {f.start_frame:5d} {f.share:7.3f} {f.visible_share:9.3f} {f.switches:8d} "
               f"{f.wrong_frames:6d} {f.seconds:6.1f}")
     if follow_rows:
         shares = [f.share for _, f in follow_rows]
-        print(f"{'mean':<11} {'':6} {np.mean(shares):7.3f}")
+        print(f"{'mean':<11} {'':6} {'':5} {np.mean(shares):7.3f}")
     print(f"\ntargets (recall>=0.95, share>=0.95, <=1 switch per scene): {'MET' if all_ok else 'NOT MET'}; "
           f"{time.perf_counter() - started:.0f}s total")
     return 0

@@ -191,8 +191,9 @@ class PitchDetector:
     def _pitch_region(grass: np.ndarray) -> np.ndarray:
         """Filled convex hull of the largest grass area, computed at quarter scale."""
         small = cv2.resize(grass, (grass.shape[1] // 4, grass.shape[0] // 4), interpolation=cv2.INTER_AREA)
-        small = (small > 100).astype(np.uint8)
-        small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        # grass density, not single pixels: a crowd has green specks but is not mostly grass
+        density = cv2.blur(small.astype(np.float32) / 255.0, (7, 7))
+        small = (density > 0.55).astype(np.uint8)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(small, connectivity=8)
         region = np.zeros_like(small)
         if n > 1:
@@ -234,7 +235,12 @@ class PitchDetector:
         # a player standing at the far touchline sticks out above the grass: grow the pitch upward
         pitch = cv2.dilate(pitch, np.ones((max(3, hgt // 12), 3), np.uint8), anchor=(1, max(3, hgt // 12) - 1))
         foreground = cv2.bitwise_and(cv2.bitwise_not(grass), cv2.bitwise_not(grass), mask=pitch)
-        # pitch lines are 1-3 px wide at this scale: an opening removes them, players survive
+        # pitch lines: thin white strokes. White kits are thick, so an opening of the white mask
+        # keeps them while the lines fall out; the difference is removed from the foreground
+        white = cv2.inRange(hsv, np.array([0, 0, 150], np.uint8), np.array([179, 80, 255], np.uint8))
+        thin_white = cv2.subtract(white, cv2.morphologyEx(white, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)))
+        foreground = cv2.subtract(foreground, thin_white)
+        # what is left of thinner lines and noise: an opening removes it, players survive
         foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         # join head, shirt, shorts and legs (legs leave grass between them)
         close_h = max(3, int(round(hgt * 0.012)) * 2 + 1)

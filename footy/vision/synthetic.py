@@ -273,8 +273,10 @@ def scene_preset(name: str, seconds: float = 8.0, seed: int = 0, width: int = 12
         for i, kit in enumerate(kits):
             x = world_w * rng.uniform(0.05, 0.95)
             y = top + (height - top) * rng.uniform(0.25, 0.95)
+            # a wide view: players 9-12% of the frame tall (13-16% zoomed in for broadcast)
+            size = rng.uniform(0.12, 0.15) if broadcast else rng.uniform(0.09, 0.12)
             players.append(PlayerSpec(i + 1, kit, (x, y), (rng.uniform(-2.0, 2.0), rng.uniform(-0.5, 0.5)),
-                                      height * rng.uniform(0.15, 0.18), wobble=height * rng.uniform(0.0, 0.04),
+                                      height * size, wobble=height * rng.uniform(0.0, 0.04),
                                       wobble_period=rng.uniform(40, 90), phase=rng.uniform(0, 6.28)))
         spec.players = players
         spec.focus_players = (1, 12, 6)

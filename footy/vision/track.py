@@ -533,14 +533,24 @@ class _Progress:
             self.callback(fraction)
 
 
-def _snap(obs: Observation, xyxy: np.ndarray) -> tuple[np.ndarray, float]:
-    """The confirmed box snapped to the detection it matches on the start frame."""
+def _snap(obs: Observation, xyxy: np.ndarray) -> tuple[np.ndarray, float, int | None]:
+    """The confirmed box snapped to the detection it clearly is on the start frame (if any)."""
     if len(obs.boxes):
         ious = _iou_one(xyxy, obs.boxes)
         j = int(np.argmax(ious))
-        if ious[j] >= 0.5:
-            return obs.boxes[j].copy(), max(0.8, float(obs.confidences[j]))
-    return xyxy, 1.0
+        if ious[j] >= 0.7:
+            return obs.boxes[j].copy(), max(0.8, float(obs.confidences[j])), j
+        if ious[j] >= 0.3:  # the user's box overlaps a blob that is not quite it: trust the user
+            return xyxy, 1.0, j
+    return xyxy, 1.0, None
+
+
+def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None, fps: float) -> TargetFollower:
+    follower = TargetFollower(box, kit, fps)
+    # everyone else on the start frame is known from the start, so they claim their detections
+    others = [j for j in range(len(obs.boxes)) if j != target_det and _iou_one(box, obs.boxes[j:j + 1])[0] < 0.5]
+    follower.others.update({}, obs.boxes, others, 0, 1)
+    return follower
 
 
 def _to_source(points: list[TrackPoint], sx: float, sy: float, info: VideoInfo) -> list[TrackPoint]:
@@ -587,8 +597,9 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             obs = _observe(frame.image, frame.index, frame.time_sec, detector, camera)
             if follower is None:
                 kit = kit_descriptor(frame.image, target)
-                start_box, conf = _snap(obs, target)
-                follower = TargetFollower(start_box, kit, fps_analysed)
+                start_box, conf, start_det = _snap(obs, target)
+                start_obs = obs
+                follower = _new_follower(obs, start_box, kit, start_det, fps_analysed)
                 start_index, start_grey = obs.frame_index, camera.last_grey
                 forward.append(TargetFollower._point(obs, start_box, conf))
             else:
@@ -605,7 +616,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
 
     # backward: chunks of a few seconds ending at the confirmed frame, each walked in reverse
     backward: list[TrackPoint] = []
-    follower = TargetFollower(start_box, kit, fps_analysed)
+    follower = _new_follower(start_obs, start_box, kit, start_det, fps_analysed)
     chunk_end_index = start_index  # frames before this one are still to do
     later_grey = start_grey  # the frame just after the chunk, for the motion across the seam
     try:
