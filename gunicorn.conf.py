@@ -1,14 +1,33 @@
-"""gunicorn settings for the Procfile's web process."""
+"""gunicorn settings for the Procfile's web process (`gunicorn -c gunicorn.conf.py wsgi:app`).
+
+Every value can be set from the environment, as platforms expect: PORT and WEB_CONCURRENCY are set
+by Heroku-style platforms, the others by the admin.
+"""
 import os
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+# the platform says where to listen
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+# processes x threads: threads let one process keep serving pages while others stream a long upload
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
-# uploads of a whole match take minutes on a slow line: a request may run long
+# A whole match on a slow line takes minutes to upload. gthread workers keep heart-beating while a
+# request runs, so `timeout` only kills a process that is stuck; a generous value still protects uploads.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "600"))
-graceful_timeout = 30
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
+# recycle processes now and then (memory from video probing never creeps up)
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
+max_requests_jitter = 100
+# heartbeat files on tmpfs: a slow or network disk must not make the arbiter kill healthy workers
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = "-"
 errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# behind the platform's router / a reverse proxy: trust its X-Forwarded-* (set "*" on Heroku-style routers)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's runtime control socket (gunicornc) defaults to one path per user; several footy web
+# processes on one host would fight over it. Off unless GUNICORN_CONTROL_SOCKET names a path.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
