@@ -35,7 +35,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_message = "Sign in to see your jobs."
     app.extensions["footy.storage"] = make_storage(app.config)
 
-    from . import auth, errors
+    from . import auth, errors, security
     from .api import bp as api_bp
     from .web import bp as web_bp
 
@@ -44,6 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     errors.register(app)
+    security.register(app)
 
     from .cli import footy_cli
 

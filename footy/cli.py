@@ -127,13 +127,21 @@ def analyze_command(video: str, at_sec: float, bbox: str, out_dir: str | None, r
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True)
 def worker_command(queues: str, burst: bool, scheduler: bool):
     """Run an RQ worker on footy's queues inside this app's context."""
-    from rq import Worker
-
+    from .faults import make_worker
     from .queue import get_redis, queue_names
 
     names = queue_names([q.strip() for q in queues.split(",") if q.strip()])
-    worker = Worker(names, connection=get_redis())
+    worker = make_worker(names, get_redis())  # retries lost jobs once, marks the rest WORKER_LOST, sweeps
     worker.work(burst=burst, with_scheduler=scheduler)
+
+
+@footy_cli.command("sweep")
+def sweep_command():
+    """Settle jobs whose worker died or whose queue entry vanished (workers do this periodically)."""
+    from .faults import sweep
+
+    report = sweep(force=True)
+    click.echo(json.dumps(report))
 
 
 @footy_cli.command("redis")

@@ -160,12 +160,21 @@ def run_analysis(job_id: str, rq_job_id: str | None = None) -> str:
             shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def _fault_options() -> dict:
+    """Every footy RQ job: retried once if its worker is lost, and footy told of each failure."""
+    from rq import Callback, Retry
+
+    from .faults import RETRIES, on_job_failure
+
+    return {"retry": Retry(max=RETRIES), "on_failure": Callback(on_job_failure)}
+
+
 def enqueue_prepare(job_id: str) -> str:
     from .queue import PREVIEWS, get_queue
 
     rq_id = f"footy-prepare-{job_id}"
     get_queue(PREVIEWS).enqueue("footy.tasks.prepare_job", job_id, job_id=rq_id, job_timeout=1800,
-                                result_ttl=3600, failure_ttl=7 * 86400)
+                                result_ttl=3600, failure_ttl=7 * 86400, **_fault_options())
     return rq_id
 
 
@@ -174,5 +183,5 @@ def enqueue_analysis(job_id: str, rq_job_id: str) -> str:
 
     get_queue(ANALYSIS).enqueue("footy.tasks.run_analysis", job_id, rq_job_id, job_id=rq_job_id,
                                 job_timeout=current_app.config["FOOTY_ANALYSIS_TIMEOUT"],
-                                result_ttl=86400, failure_ttl=7 * 86400)
+                                result_ttl=86400, failure_ttl=7 * 86400, **_fault_options())
     return rq_job_id
