@@ -287,8 +287,16 @@ class PitchDetector:
                 bw, bh = bx2 - bx1, by2 - by1
                 if bh < min_h or bw < 2 or part_fill < 0.2:
                     continue
-                if self.sizes.ready and bh < 0.45 * float(self.sizes.expected(by2 / hgt)) * hgt:
-                    continue  # a fragment: a bit of line, a leg, a ball
+                partial = False
+                if self.sizes.ready:
+                    expected = float(self.sizes.expected(by2 / hgt)) * hgt
+                    if bh < 0.35 * expected:
+                        continue  # a fragment: a bit of line, a head, a ball
+                    if bh < 0.7 * expected and bw <= 1.3 * self.sizes.aspect * expected:
+                        # legs and shorts under a shirt the colour of the grass (or hidden): the
+                        # player stands on these feet, as tall as players stand there
+                        by1 = by2 - expected
+                        bh, partial = expected, True
                 ratio = bw / bh
                 # a standing player is ~0.3-0.6 as wide as tall
                 shape_score = float(np.exp(-((ratio - 0.42) / 0.3) ** 2))
@@ -296,11 +304,13 @@ class PitchDetector:
                     expected = float(self.sizes.expected(by2 / hgt)) * hgt
                     shape_score *= float(np.exp(-(np.log(bh / expected) / 0.5) ** 2))
                 c = 0.3 + 0.5 * shape_score + 0.2 * min(1.0, part_fill / 0.55)
+                if partial:
+                    c *= 0.6
                 if c < self.min_confidence:
                     continue
                 boxes.append((bx1, by1, bx2, by2))
                 confs.append(c)
-                if len(parts) == 1 and 0.25 <= ratio <= 0.7:
+                if len(parts) == 1 and not partial and 0.25 <= ratio <= 0.7:
                     sample_y.append(by2 / hgt)
                     sample_h.append(bh / hgt)
                     sample_w.append(bw / hgt)
@@ -501,8 +511,8 @@ class OnnxDetector:
         pred = np.asarray(output)
         if pred.ndim == 3:
             pred = pred[0]
-        # YOLOv8 gives [4 + nc, N]; some exports give [N, 4 + nc]: anchors are the longer axis
-        if pred.shape[0] < pred.shape[1]:
+        # YOLOv8 gives [4 + nc, N]; some exports give [N, 4 + nc] (recognised by its long first axis)
+        if not (pred.shape[0] > pred.shape[1] and pred.shape[0] >= 100):
             pred = pred.T
         if pred.shape[1] < 5 or len(pred) == 0:
             return _empty()

@@ -1,0 +1,169 @@
+"""detect.py on generated clips: the weight-free pitch detector, the ONNX plug-in, make_detector."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from footy.vision.detect import OnnxDetector, PitchDetector, make_detector
+from footy.vision.synthetic import SceneSpec, render_scene, scene_preset
+from footy.vision.video import iter_frames
+
+
+def iou_matrix(a, b) -> np.ndarray:
+    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(1e-9, area_a[:, None] + area_b[None, :] - inter)
+
+
+def detection_scores(scene, detector, kits: set[str] | None = None) -> tuple[float, float]:
+    """Recall and precision at IoU >= 0.5 over every frame (greedy one-to-one matching)."""
+    found = truths = matched = 0
+    for frame in iter_frames(scene.path):
+        truth = {pid: box for pid, box in scene.truth[frame.index].items()
+                 if kits is None or scene.kit_of(pid) in kits}
+        boxes = detector.detect(frame.image).xyxy
+        iou = iou_matrix(list(truth.values()), boxes)
+        used = set()
+        for g in range(iou.shape[0]):
+            order = np.argsort(-iou[g]) if iou.shape[1] else []
+            for j in order:
+                if iou[g, j] >= 0.5 and j not in used:
+                    used.add(int(j))
+                    matched += 1
+                    break
+        truths += len(truth)
+        found += len(boxes)
+    return matched / max(1, truths), matched / max(1, found)
+
+
+@pytest.fixture(scope="module")
+def easy_scene(tmp_path_factory):
+    spec = scene_preset("easy", seconds=2.0, width=640, height=360)
+    return render_scene(spec, tmp_path_factory.mktemp("detect") / "easy.mp4")
+
+
+def test_pitch_detector_finds_the_players_it_drew(easy_scene):
+    recall, precision = detection_scores(easy_scene, PitchDetector())
+    assert recall >= 0.9
+    assert precision >= 0.9
+
+
+def test_pitch_detector_boxes_are_in_source_pixels(easy_scene):
+    frame = next(iter_frames(easy_scene.path))
+    big = np.repeat(np.repeat(frame.image, 2, axis=0), 2, axis=1)  # 1280x720: downscaled inside
+    detections = PitchDetector().detect(big)
+    truth = np.array(list(easy_scene.truth[0].values())) * 2
+    iou = iou_matrix(truth, detections.xyxy)
+    assert (iou.max(axis=1) >= 0.5).mean() >= 0.8
+
+
+def test_lines_boards_and_crowd_are_not_players(tmp_path):
+    # an empty pitch with lines, stripes, stands and advertising boards: nothing to find
+    spec = SceneSpec(width=640, height=360, seconds=1.0, stands=0.2, noise=2.0, players=[])
+    scene = render_scene(spec, tmp_path / "empty.mp4")
+    detector = PitchDetector()
+    counts = [len(detector.detect(frame.image)) for frame in iter_frames(scene.path)]
+    assert sum(counts) <= len(counts) * 0.1
+
+
+def test_players_on_a_match_pitch_with_stands(tmp_path):
+    spec = scene_preset("match", seconds=1.0, width=640, height=360)
+    scene = render_scene(spec, tmp_path / "match.mp4")
+    recall, precision = detection_scores(scene, PitchDetector())
+    assert recall >= 0.75  # 23 people in two similar kits: merged blobs remain the hard part
+    assert precision >= 0.85  # the crowd and the boards are not reported
+
+
+def test_green_kit_on_grass_is_handled(tmp_path):
+    spec = scene_preset("green_kit", seconds=1.0, width=640, height=360)
+    scene = render_scene(spec, tmp_path / "green.mp4")
+    detector = PitchDetector()
+    recall_white, _ = detection_scores(scene, detector, kits={"white"})
+    assert recall_white >= 0.9  # the grass model is not thrown off by a kit of its colour
+    recall_green, precision = detection_scores(scene, PitchDetector(), kits={"green"})
+    assert recall_green >= 0.5
+    assert detector.grass is not None and abs(detector.grass.hue - 64) <= 8
+
+
+# --------------------------------------------------------------------------------------------
+# OnnxDetector with a tiny model built here
+
+
+def tiny_yolo(path, boxes_scores: np.ndarray) -> None:
+    """A YOLOv8-shaped model: output [1, 4 + classes, N] = fixed table + 0 * mean(input).
+
+    The mean keeps the output a function of the input, so onnxruntime really runs the graph.
+    """
+    table = helper.make_tensor("table", TensorProto.FLOAT, boxes_scores.shape, boxes_scores.ravel().tolist())
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+        helper.make_node("Add", ["table", "nothing"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_yolo",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 640, 640])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(boxes_scores.shape))],
+        initializer=[table, zero])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    # columns: cx, cy, w, h, score(person), score(ball) in the 640x640 letterboxed input
+    anchors = np.array([
+        [320, 320, 100, 200, 0.9, 0.0],   # a person
+        [324, 322, 100, 200, 0.8, 0.0],   # the same person again: NMS drops it
+        [100, 200, 40, 80, 0.6, 0.1],     # another person
+        [500, 400, 20, 20, 0.05, 0.95],   # a ball (class 1)
+        [200, 300, 50, 90, 0.1, 0.0],     # too unsure
+    ], dtype=np.float32)
+    path = tmp_path / "tiny.onnx"
+    tiny_yolo(path, anchors.T[None].copy())
+    return path
+
+
+def test_onnx_detector_decodes_letterbox_nms_and_classes(tiny_model):
+    image = np.zeros((720, 1280, 3), np.uint8)  # letterbox: scale 0.5, 140 px of padding top and bottom
+    detections = OnnxDetector(str(tiny_model), class_ids=(0,), confidence=0.3).detect(image)
+    order = np.argsort(-detections.confidence)
+    boxes = detections.xyxy[order]
+    assert len(boxes) == 2
+    np.testing.assert_allclose(boxes[0], [540, 160, 740, 560], atol=1.0)
+    np.testing.assert_allclose(boxes[1], [160, 40, 240, 200], atol=1.0)
+    np.testing.assert_allclose(detections.confidence[order], [0.9, 0.6], atol=1e-5)
+    assert set(detections.class_id.tolist()) == {0}
+
+
+def test_onnx_detector_keeps_the_configured_classes(tiny_model):
+    image = np.zeros((720, 1280, 3), np.uint8)
+    detections = make_detector(f"onnx:{tiny_model}?classes=0,1").detect(image)
+    assert sorted(detections.class_id.tolist()) == [0, 0, 1]
+    ball = detections.xyxy[detections.class_id == 1][0]
+    np.testing.assert_allclose(ball, [980, 500, 1020, 540], atol=1.0)
+
+
+def test_make_detector_specs(tiny_model):
+    assert isinstance(make_detector(None), PitchDetector)
+    assert isinstance(make_detector("pitch"), PitchDetector)
+    onnx_detector = make_detector(f"onnx:{tiny_model}?classes=0,2")
+    assert isinstance(onnx_detector, OnnxDetector)
+    assert onnx_detector.class_ids == (0, 2)
+    with pytest.raises(ValueError):
+        make_detector("yolo-magic")
+    with pytest.raises(ValueError):
+        make_detector("onnx:/no/such/model.onnx")
