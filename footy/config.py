@@ -45,7 +45,7 @@ def s3_settings() -> dict:
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", ""),
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
         "FOOTY_S3_URL_EXPIRY": _int("FOOTY_S3_URL_EXPIRY", 300),
-        "FOOTY_S3_SERVE": os.environ.get("FOOTY_S3_SERVE", "redirect"),
+        "FOOTY_S3_SERVE": os.environ.get("FOOTY_S3_SERVE", "proxy"),
         "FOOTY_S3_ADDRESSING_STYLE": os.environ.get("FOOTY_S3_ADDRESSING_STYLE", ""),
     }
 

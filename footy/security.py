@@ -35,9 +35,22 @@ HEADERS = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+def _csp() -> str:
+    """CSP, plus the object store's origin for images and media when it serves them by redirect."""
+    from flask import current_app
+
+    origins = getattr(current_app.extensions.get("footy.storage"), "media_origins", ())
+    if not origins:
+        return CSP
+    extra = " " + " ".join(origins)
+    return CSP.replace("img-src 'self' blob:", "img-src 'self' blob:" + extra).replace(
+        "media-src 'self' blob:", "media-src 'self' blob:" + extra)
+
+
 def add_security_headers(response: Response) -> Response:
     for name, value in HEADERS.items():
         response.headers[name] = value  # always ours: no view may loosen them
+    response.headers["Content-Security-Policy"] = _csp()
     if request.is_secure or _production():
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     # pages and JSON carry one coach's data: never kept by a shared cache

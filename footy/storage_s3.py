@@ -8,12 +8,16 @@ bucket they sit under ``prefix/``.
   boto3's managed transfer (multipart above 16 MB), so a 5 GB match never sits in memory.
 - Workers: ``local_copy`` streams the object down to a temporary file in the scratch folder, yields
   it, and deletes it afterwards; artefacts go back up with ``save_file`` / ``save_bytes``.
-- Serving, ``FOOTY_S3_SERVE``:
-  ``redirect`` (default): after footy's route has checked who may see the job, the browser is sent
-  (302) to a presigned GET URL valid for ``FOOTY_S3_URL_EXPIRY`` seconds, with the Content-Type and
-  Content-Disposition fixed by the signature. S3 answers Range requests, so ``<video>`` seeks, and the
-  web process never carries video bytes. ``proxy``: footy streams the object itself, forwarding the
-  Range header; for buckets the browser cannot reach (a private endpoint without a public name).
+- Serving, ``FOOTY_S3_SERVE``. Either way footy's route first checks who may see the job.
+  ``proxy`` (default): footy streams the object itself, forwarding the browser's Range header to S3
+  and answering 206/416 as S3 does, so ``<video>`` seeks. It works with any bucket (private, on an
+  internal endpoint) and with the pages' self-only Content-Security-Policy; it costs a web thread per
+  stream, which is fine at a club's scale.
+  ``redirect``: a 302 to a presigned GET URL valid for ``FOOTY_S3_URL_EXPIRY`` seconds (default 300),
+  Content-Type and Content-Disposition fixed by the signature. S3 answers the Range requests itself and
+  the web process never carries video bytes: the choice for many viewers. The browser must reach the
+  endpoint (``FOOTY_S3_PUBLIC_ENDPOINT_URL`` if it differs from the one the servers use), and the
+  pages' CSP then allows that origin for images and media (``media_origins``).
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import os
 import re
 import threading
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
@@ -39,7 +44,7 @@ MB = 1024 * 1024
 TRANSFER = TransferConfig(multipart_threshold=16 * MB, multipart_chunksize=16 * MB, max_concurrency=4,
                           use_threads=True)
 NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
-SERVE_MODES = ("redirect", "proxy")
+SERVE_MODES = ("proxy", "redirect")
 
 
 class StorageUnavailable(OSError):
@@ -63,7 +68,7 @@ class S3Storage:
     def __init__(self, bucket: str, prefix: str = "", *, scratch: str | Path, endpoint_url: str | None = None,
                  public_endpoint_url: str | None = None, region: str | None = None,
                  access_key_id: str | None = None, secret_access_key: str | None = None,
-                 url_expiry: int = 300, serve: str = "redirect", addressing_style: str | None = None):
+                 url_expiry: int = 300, serve: str = "proxy", addressing_style: str | None = None):
         if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket or ""):
             raise ValueError(f"invalid S3 bucket name {bucket!r}")
         if serve not in SERVE_MODES:
@@ -101,7 +106,7 @@ class S3Storage:
                    access_key_id=settings.get("AWS_ACCESS_KEY_ID"),
                    secret_access_key=settings.get("AWS_SECRET_ACCESS_KEY"),
                    url_expiry=int(settings.get("FOOTY_S3_URL_EXPIRY") or 300),
-                   serve=settings.get("FOOTY_S3_SERVE") or "redirect",
+                   serve=settings.get("FOOTY_S3_SERVE") or "proxy",
                    addressing_style=settings.get("FOOTY_S3_ADDRESSING_STYLE") or None)
 
     # ------------------------------------------------------------ clients
@@ -216,6 +221,16 @@ class S3Storage:
         return resp
 
     # ------------------------------------------------------------ serving
+
+    @cached_property
+    def media_origins(self) -> tuple[str, ...]:
+        """Origins the browser loads media from besides footy itself (for the pages' CSP)."""
+        if self.serve != "redirect":
+            return ()
+        url = self._client(self._public_endpoint).generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self.prefix + "origin"}, ExpiresIn=60)
+        parts = urlsplit(url)  # signing is local: no request is made
+        return (f"{parts.scheme}://{parts.netloc}",)
 
     def presigned_url(self, key: str, mimetype: str | None = None, download_name: str | None = None) -> str:
         params = {"Bucket": self.bucket, "Key": self.object_key(key),

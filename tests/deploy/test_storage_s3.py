@@ -47,6 +47,7 @@ def test_make_storage_reads_the_url_and_the_settings(s3_settings, tmp_path):
     assert store.prefix == "media/"
     assert store.scratch_dir() == tmp_path / "media" / "tmp" and store.scratch_dir().is_dir()
     assert isinstance(make_storage({"FOOTY_STORAGE_URL": "", "FOOTY_MEDIA_DIR": str(tmp_path / "m")}), LocalStorage)
+    assert make_storage({**s3_settings, "FOOTY_S3_SERVE": "", "FOOTY_MEDIA_DIR": str(tmp_path)}).serve == "proxy"
     with pytest.raises(ValueError):
         make_storage({**s3_settings, "FOOTY_STORAGE_URL": "s3://", "FOOTY_MEDIA_DIR": str(tmp_path)})
     with pytest.raises(ValueError):
@@ -233,3 +234,18 @@ def test_a_forked_process_gets_its_own_client(storage):
     assert storage.exists(frame_key("f" * 32, 1))
     assert storage.client is parent
     Path  # noqa: B018 - keep the import for type hints above
+
+
+def test_pages_allow_the_bucket_origin_only_in_redirect_mode(s3_settings, tmp_path, s3_endpoint):
+    """<img>/<video> follow the redirect to the bucket: the pages' CSP must name its origin, and only then."""
+    from footy import create_app
+
+    for serve, expected in (("redirect", True), ("proxy", False)):
+        app = create_app({"INSTANCE_PATH": str(tmp_path / serve), "SECRET_KEY": "x", "TESTING": True,
+                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / serve / 'db.sqlite'}",
+                          "FOOTY_MEDIA_DIR": str(tmp_path / serve / "media"), **s3_settings, "FOOTY_S3_SERVE": serve})
+        csp = app.test_client().get("/login").headers["Content-Security-Policy"]
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        for name in ("img-src", "media-src"):
+            assert (s3_endpoint in directives[name]) is expected, (serve, csp)
+        assert s3_endpoint not in directives["script-src"] + directives["connect-src"] + directives["default-src"]
