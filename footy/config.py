@@ -14,7 +14,11 @@ def _int(name: str, default: int) -> int:
 
 
 def database_url(instance_path: Path) -> str:
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'footy.db'}"
+    return normalise_database_url(os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'footy.db'}")
+
+
+def normalise_database_url(url: str) -> str:
+    """Platform-style PostgreSQL URLs to SQLAlchemy's psycopg 3 dialect; anything else unchanged."""
     if url.startswith("postgres://"):  # Heroku-style URLs; SQLAlchemy only knows postgresql://
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):

@@ -39,7 +39,11 @@ def clip(tmp_path_factory) -> Path:
 
 
 def _database_url(instance: Path) -> str:
-    return os.environ.get("FOOTY_TEST_DATABASE_URL") or f"sqlite:///{instance / 'footy.db'}"
+    """FOOTY_TEST_DATABASE_URL (postgres://, postgresql://... as DATABASE_URL takes them), else SQLite."""
+    from footy.config import normalise_database_url
+
+    url = os.environ.get("FOOTY_TEST_DATABASE_URL")
+    return normalise_database_url(url) if url else f"sqlite:///{instance / 'footy.db'}"
 
 
 @pytest.fixture

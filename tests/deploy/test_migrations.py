@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from footy import create_app
+from footy.config import normalise_database_url
 from footy.extensions import db
 
 from .conftest import ROOT, procfile_command, process_env, run_process
@@ -34,7 +35,7 @@ def flask_cli(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def table_names(url: str) -> set[str]:
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = sa.create_engine(normalise_database_url(url))
     try:
         return set(sa.inspect(engine).get_table_names())
     finally:
@@ -57,7 +58,7 @@ def test_release_builds_exactly_the_models_schema_from_scratch(database_url, tmp
     assert "Running upgrade" not in again.stderr
 
     # the check can fail: a schema that drifted from the models is reported
-    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = sa.create_engine(normalise_database_url(database_url))
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE jobs ADD COLUMN drifted INTEGER"))
     engine.dispose()
@@ -69,7 +70,7 @@ def test_migrations_downgrade_to_nothing_and_upgrade_again(database_url, tmp_pat
     from flask_migrate import downgrade, upgrade
 
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "x",
-                      "SQLALCHEMY_DATABASE_URI": database_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                      "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
                       "FOOTY_MEDIA_DIR": str(tmp_path / "media")})
     with app.app_context():
         upgrade()

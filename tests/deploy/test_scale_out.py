@@ -13,6 +13,7 @@ from rq.job import Job as RQJob
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
 from footy import create_app
+from footy.config import normalise_database_url
 from footy.extensions import db
 from footy.models import Job
 from footy.queue import get_redis
@@ -43,8 +44,7 @@ def deployment(tmp_path, postgres_url, redis_server, s3_settings):
 def web(deployment, s3_settings, tmp_path):
     """The web process: footy's app on its own scratch folder, talking to the same services."""
     app = create_app({"INSTANCE_PATH": str(tmp_path / "web-instance"), "TESTING": True,
-                      "SQLALCHEMY_DATABASE_URI": deployment["DATABASE_URL"].replace(
-                          "postgresql://", "postgresql+psycopg://", 1),
+                      "SQLALCHEMY_DATABASE_URI": normalise_database_url(deployment["DATABASE_URL"]),
                       "REDIS_URL": deployment["REDIS_URL"], "SECRET_KEY": deployment["SECRET_KEY"],
                       "FOOTY_QUEUE_PREFIX": deployment["FOOTY_QUEUE_PREFIX"], "FOOTY_PREVIEW_FRAMES": 3,
                       **s3_settings, "FOOTY_S3_SERVE": "",
