@@ -307,11 +307,16 @@ class _Others:
         return self.predicted
 
     def update(self, matches: dict[int, int], boxes: np.ndarray, new: list[int], step: int,
-               max_missed: int) -> None:
+               max_missed: int, coast: set[int] | None = None) -> None:
         n = len(self.boxes)
         keep = np.ones(n, bool)
         for t in range(n):
-            if t in matches:
+            if coast and t in coast and t in matches:
+                # its detection is shared with someone else: keep its own motion
+                self.boxes[t] = self.predicted[t]
+                self.missed[t] = 0
+                self.hits[t] += 1
+            elif t in matches:
                 box = boxes[matches[t]]
                 measured = _centre(box) - (_centre(self.predicted[t]) - self.velocity[t])
                 self.velocity[t] = 0.5 * self.velocity[t] + 0.5 * measured
@@ -362,6 +367,7 @@ class TargetFollower:
         self.step_count = 0
         self.lost_at = 0
         self.occluded = 0  # consecutive frames the target's detection was shared or merged
+        self.last_trusted_step = 0
 
     def _frames(self, seconds: float) -> int:
         return max(2, int(round(seconds * self.fps)))
@@ -390,12 +396,23 @@ class TargetFollower:
             dist = np.linalg.norm(_centre(others_pred)[:, None] - _centre(boxes)[None], axis=2) / h[:, None]
             ok = (iou >= 0.2) | (dist <= 0.5)
             cost[1:] = np.where(ok, (1 - iou) + 0.5 * dist, big)
+            if not lost and (self.missed or self.occluded):
+                # tracks born while the target was hidden may be the target re-appearing: the
+                # target gets first claim on detections inside its own gate
+                young = self.others.born > self.last_trusted_step
+                cost[1:][young] += 1.0
         matches: dict[int, int] = {}
         if n_det:
             from scipy.optimize import linear_sum_assignment
 
-            rows, cols = linear_sum_assignment(cost)
-            matches = {int(r): int(c) for r, c in zip(rows, cols) if cost[r, c] < big}
+            # a dummy column per row lets a row stay unmatched rather than forcing a poor pair
+            # on someone else (rectangular Hungarian assigns every row otherwise)
+            n_rows = cost.shape[0]
+            dummy = np.full((n_rows, n_rows), big)
+            np.fill_diagonal(dummy, 10.0)
+            padded = np.hstack([cost, dummy])
+            rows, cols = linear_sum_assignment(padded)
+            matches = {int(r): int(c) for r, c in zip(rows, cols) if c < n_det and cost[r, c] < big}
         target_det = matches.pop(0, None)
         other_matches = {r - 1: c for r, c in matches.items()}
         claimed = set(other_matches.values()) | ({target_det} if target_det is not None else set())
@@ -420,14 +437,39 @@ class TargetFollower:
         trusted = False
         if target_det is not None:
             det = boxes[target_det]
+            overlap = _iou_one(det, others_pred) if n_oth else np.empty(0)
+            if n_oth:
+                # young tracks sitting on the target's detection were the target all along
+                young = self.others.born > self.last_trusted_step
+                # ...if they also move like the target (a team-mate walking away does not)
+                same_motion = np.linalg.norm(self.others.velocity - self.velocity, axis=1) <= 0.08 * self.size[1]
+                where_expected = _iou_one(predicted, others_pred) >= 0.4
+                absorbed = young & (overlap >= 0.3) & np.where(self.others.hits >= 3, same_motion, where_expected)
+                for t in np.where(absorbed)[0]:
+                    other_matches.pop(int(t), None)
+                    self.others.missed[t] = 10 ** 6  # pruned by the update below
+                overlap = np.where(absorbed, 0.0, overlap)
             # the detection also fits someone else's prediction: a crossing, do not be dragged
-            shared = n_oth > 0 and float(_iou_one(det, others_pred).max()) >= 0.3 and \
-                float(_iou_one(predicted, others_pred).max()) >= 0.2
+            shared = n_oth > 0 and float(overlap.max()) >= 0.15
             w, h = det[2] - det[0], det[3] - det[1]
-            merged = w > 1.5 * self.size[0] or h > 1.4 * self.size[1]
+            merged = w > 1.35 * self.size[0] or h > 1.25 * self.size[1]
             trusted = not shared and not merged
+        everyone = np.vstack([predicted[None], others_pred]) if n_oth else predicted[None]
+        crowded = set()
+        for t, j in other_matches.items():
+            overlaps = _iou_one(boxes[j], everyone)
+            overlaps[1 + t] = 0.0
+            if overlaps.max() >= 0.15:
+                crowded.add(t)
+        if _DEBUG:
+            near = [(t, [int(v) for v in others_pred[t]], int(self.others.born[t]), int(self.others.hits[t]),
+                     np.round(self.others.velocity[t], 1).tolist()) for t in range(n_oth)
+                    if _iou_one(predicted, others_pred[t:t + 1])[0] > 0.05]
+            print(obs.frame_index, "pred", [int(v) for v in predicted], "v", np.round(self.velocity, 1).tolist(),
+                  "det", target_det is not None and [int(v) for v in boxes[target_det]], "trusted", trusted,
+                  "missed", self.missed, "occl", self.occluded, "near", near)
         self.others.update(other_matches, boxes, new_tracks, self.step_count,
-                           self._frames(self.s.others_max_missed_sec))
+                           self._frames(self.s.others_max_missed_sec), coast=crowded)
         if trusted:
             det = boxes[target_det]
             measured = _centre(det) - _centre(moved)
@@ -439,6 +481,7 @@ class TargetFollower:
             self.box = det.copy()
             self.missed = 0
             self.occluded = 0
+            self.last_trusted_step = self.step_count
             return self._point(obs, det, 0.4 + 0.6 * float(obs.confidences[target_det]))
         if target_det is not None:
             # occluded or crossing: follow the prediction, nudged toward the shared detection's feet
@@ -514,6 +557,7 @@ class TargetFollower:
 # --------------------------------------------------------------------------------------------
 
 _BACKWARD_CHUNK_SEC = 4.0
+_DEBUG = False
 
 
 @dataclass
