@@ -8,7 +8,7 @@ export FLASK_APP := wsgi.py
 # where the browser tests leave their screenshots
 export FOOTY_SCREENSHOTS ?= $(CURDIR)/test-artifacts/screenshots
 
-.PHONY: run test install install-dev browser bench db clean
+.PHONY: run test install install-dev browser bench db clean honcho
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ db: install
 run: db
 	$(BIN)/flask footy ensure-admin
 	$(BIN)/flask footy serve --port $(PORT)
+
+# The production shape on one machine: the Procfile through honcho. `release` (migrations) first,
+# then gunicorn (web) and RQ workers; WORKERS=3 make honcho runs three worker processes.
+WORKERS ?= 1
+honcho: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start release
+	$(BIN)/flask footy ensure-admin
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -p $(PORT) -c worker=$(WORKERS) web worker
 
 test: install-dev browser
 	mkdir -p $(FOOTY_SCREENSHOTS)
