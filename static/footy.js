@@ -215,7 +215,8 @@
           var row = table.querySelector('tr[data-job-id="' + job.job_id + '"]');
           if (!row) return;
           var state = row.querySelector('[data-field="state"]');
-          state.textContent = states[job.status] || job.status;
+          state.textContent = job.status === "WAITING_FOR_SELECTION" && job.candidates.status === "ready"
+            ? "Pick the player" : (states[job.status] || job.status);
           state.className = "badge badge-" + job.status.toLowerCase();
           row.querySelector("progress").value = job.progress.percent;
           row.querySelector('[data-field="percent"]').textContent = job.progress.percent + " %";

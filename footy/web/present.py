@@ -65,6 +65,13 @@ def status_words(status: str | None) -> str:
     return STATUS_WORDS.get(status or "", status or "")
 
 
+def badge_words(job: dict) -> str:
+    """The state in the coach's words; a prepared job waits for the pick, not for preparing."""
+    if job["status"] == S.WAITING_FOR_SELECTION.value and phase(job) == "select":
+        return "Pick the player"
+    return status_words(job["status"])
+
+
 def phase(job: dict) -> str:
     """Which page the coach sees: preparing, select, progress, result, failed."""
     status = job["status"]
