@@ -246,7 +246,7 @@ def scene_preset(name: str, seconds: float = 8.0, seed: int = 0, width: int = 12
         spec = SceneSpec(width=width, height=height, fps=fps, seconds=seconds, seed=seed, noise=3.0,
                          focus_players=(1,))
         h = height * 0.16
-        speed = width * 0.4 / (n_frames * 0.7)  # player 2 meets the focus player at 70% of the clip
+        speed = width * 0.4 / (n_frames * 1.4)  # closing at twice this, player 2 meets the focus player at 70%
         y = height * 0.6
         meet_behind = n_frames * 0.3  # player 3 passes behind the focus player at 30%
         x_meet = width * 0.3 + speed * meet_behind

@@ -368,6 +368,7 @@ class TargetFollower:
         self.lost_at = 0
         self.occluded = 0  # consecutive frames the target's detection was shared or merged
         self.last_trusted_step = 0
+        self.trusted_count = 0
 
     def _frames(self, seconds: float) -> int:
         return max(2, int(round(seconds * self.fps)))
@@ -434,7 +435,7 @@ class TargetFollower:
             self.missed += 1
             return self._point(obs, None, 0.0)
 
-        trusted = False
+        trusted = placed = False
         if target_det is not None:
             det = boxes[target_det]
             overlap = _iou_one(det, others_pred) if n_oth else np.empty(0)
@@ -450,10 +451,15 @@ class TargetFollower:
                     self.others.missed[t] = 10 ** 6  # pruned by the update below
                 overlap = np.where(absorbed, 0.0, overlap)
             # the detection also fits someone else's prediction: a crossing, do not be dragged
+            touching = n_oth > 0 and float(overlap.max()) >= 0.05
             shared = n_oth > 0 and float(overlap.max()) >= 0.15
             w, h = det[2] - det[0], det[3] - det[1]
-            merged = w > 1.35 * self.size[0] or h > 1.25 * self.size[1]
-            trusted = not shared and not merged
+            # a merged blob, or a piece of one: not the player's own shape
+            consistent = 0.75 * self.size[0] <= w <= 1.35 * self.size[0] and \
+                0.8 * self.size[1] <= h <= 1.25 * self.size[1]
+            trusted = not touching and consistent
+            # brushing past someone: believe where it is, not how it moves
+            placed = not trusted and not shared and consistent and float(_iou_one(det, predicted[None])[0]) >= 0.5
         everyone = np.vstack([predicted[None], others_pred]) if n_oth else predicted[None]
         crowded = set()
         for t, j in other_matches.items():
@@ -475,7 +481,9 @@ class TargetFollower:
             measured = _centre(det) - _centre(moved)
             if self.missed:
                 measured = measured / (self.missed + 1)
-            a = self.s.velocity_smoothing
+            # learn the speed fast at first, then smoothly
+            self.trusted_count += 1
+            a = min(self.s.velocity_smoothing, 1 - 1 / (self.trusted_count + 1))
             self.velocity = a * self.velocity + (1 - a) * measured
             self.size = 0.6 * self.size + 0.4 * np.array([det[2] - det[0], det[3] - det[1]])
             self.box = det.copy()
@@ -483,8 +491,13 @@ class TargetFollower:
             self.occluded = 0
             self.last_trusted_step = self.step_count
             return self._point(obs, det, 0.4 + 0.6 * float(obs.confidences[target_det]))
+        if placed:
+            det = boxes[target_det]
+            self.box = det.copy()
+            self.missed = 0
+            return self._point(obs, det, 0.3 + 0.5 * float(obs.confidences[target_det]))
         if target_det is not None:
-            # occluded or crossing: follow the prediction, nudged toward the shared detection's feet
+            # occluded or crossing: follow the prediction
             det = boxes[target_det]
             self.box = predicted
             self.missed = 0 if self.missed == 0 else self.missed + 1

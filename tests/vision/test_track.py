@@ -1,0 +1,126 @@
+"""track.py on generated clips with ground truth: candidate tracks and the followed player."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from footy.vision.detect import PitchDetector
+from footy.vision.synthetic import render_scene, scene_preset
+from footy.vision.track import candidate_tracks, follow_target
+from footy.vision.video import probe
+
+
+def iou(a, b) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def followed(scene, track, player_id):
+    """(share of points on the player while it is in view, identity switches, points on others)."""
+    on_target = in_view = switches = on_others = 0
+    last = None
+    for point in track.points:
+        truth = scene.truth[point.frame_index]
+        on = None
+        if point.xyxy is not None:
+            best = max(truth, key=lambda pid: iou(point.xyxy, truth[pid]), default=None)
+            if best is not None and iou(point.xyxy, truth[best]) >= 0.5:
+                on = best
+        if player_id in truth:
+            in_view += 1
+            on_target += on == player_id
+        if on is not None:
+            on_others += on != player_id
+            switches += last is not None and on != last
+            last = on
+    return on_target / max(1, in_view), switches, on_others
+
+
+@pytest.fixture(scope="module")
+def easy(tmp_path_factory):
+    spec = scene_preset("easy", seconds=4.0, width=640, height=360)
+    return render_scene(spec, tmp_path_factory.mktemp("track") / "easy.mp4")
+
+
+@pytest.fixture(scope="module")
+def crossing(tmp_path_factory):
+    # player 1 is passed behind by team-mate 3 at 30% and in front by team-mate 2 at 70%
+    spec = scene_preset("crossing", seconds=4.0, width=640, height=360)
+    return render_scene(spec, tmp_path_factory.mktemp("track") / "crossing.mp4")
+
+
+def test_candidate_tracks_ids_are_unique_and_shifted(easy):
+    candidates = candidate_tracks(easy.path, 2.0, PitchDetector(), first_track_id=40)
+    ids = [c.track_id for c in candidates]
+    assert len(ids) == len(set(ids))
+    assert min(ids) >= 40
+    truth = easy.truth[50]
+    matched = sum(any(iou(c.xyxy, box) >= 0.5 for c in candidates) for box in truth.values())
+    assert matched >= len(truth) - 1
+    assert all(0 <= c.confidence <= 1 for c in candidates)
+
+
+def test_candidate_tracks_on_the_first_frame_still_get_ids(easy):
+    candidates = candidate_tracks(easy.path, 0.0, PitchDetector(), first_track_id=1)
+    assert len(candidates) >= len(easy.truth[0]) - 1
+    assert min(c.track_id for c in candidates) >= 1
+    assert len({c.track_id for c in candidates}) == len(candidates)
+
+
+def test_follow_target_through_same_kit_crossings(crossing):
+    start = 50  # between the two crossings; both directions then meet a team-mate
+    track = follow_target(crossing.path, start / 25.0, crossing.truth[start][1], PitchDetector(), stride=2)
+    assert [p.frame_index for p in track.points] == list(range(0, 100, 2))
+    share, switches, on_others = followed(crossing, track, 1)
+    assert share >= 0.9
+    assert switches == 0
+    assert on_others == 0
+
+
+def test_follow_target_backward_from_late_in_the_clip(easy):
+    start = 90
+    progress = []
+    track = follow_target(easy.path, start / 25.0, easy.truth[start][1], PitchDetector(), stride=1,
+                          progress=progress.append)
+    assert [p.frame_index for p in track.points] == list(range(100))
+    share, switches, _ = followed(easy, track, 1)
+    assert share >= 0.95 and switches == 0
+    backward = [p for p in track.points if p.frame_index < start]
+    assert sum(p.xyxy is not None and iou(p.xyxy, easy.truth[p.frame_index][1]) >= 0.5 for p in backward) \
+        >= 0.95 * len(backward)
+    assert progress and progress[-1] == 1.0 and progress == sorted(progress)
+    assert all(0.0 <= p.confidence <= 1.0 for p in track.points)
+
+
+def test_follow_target_reports_not_visible_after_the_player_leaves(tmp_path):
+    # the camera pans right, the player jogs slowly: it leaves the frame on the left
+    spec = scene_preset("easy", seconds=3.0, width=640, height=360)
+    spec.pan_px_per_frame = 4.0
+    runner = spec.players[0]
+    runner.start, runner.velocity = (100.0, 345.0), (0.3, 0.0)  # in front of everyone
+    scene = render_scene(spec, tmp_path / "leaves.mp4")
+    gone = [f for f, truth in enumerate(scene.truth) if runner.player_id not in truth]
+    assert 20 < gone[0] < 60  # the scene does what the test needs
+    track = follow_target(scene.path, 0.0, scene.truth[0][runner.player_id], PitchDetector())
+    share, switches, on_others = followed(scene, track, runner.player_id)
+    assert share >= 0.9 and switches == 0 and on_others == 0
+    after = [p for p in track.points if p.frame_index >= gone[0] + 5]
+    assert sum(p.xyxy is None for p in after) >= 0.9 * len(after)
+
+
+def test_decode_error_midway_keeps_what_was_tracked(easy, tmp_path):
+    data = easy.path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])  # faststart: the index survives, the end does not
+    info = probe(cut)
+    track = follow_target(cut, 0.4, easy.truth[10][1], PitchDetector(), info=info)
+    assert track.decode_error is not None
+    assert track.decode_error.code == "VIDEO_DECODE_ERROR"
+    assert 10 < len(track.points) < 100
+    indexes = [p.frame_index for p in track.points]
+    assert indexes == list(range(len(indexes)))
+    share, switches, _ = followed(easy, track, 1)
+    assert share >= 0.9 and switches == 0
