@@ -1,0 +1,128 @@
+"""Throughput: whole analyze_video fps against plain decode fps of the same 720p H.264 file.
+
+    python bench/throughput.py                 # 25 s broadcast-like 720p clip (textured grass, pan, sensor noise)
+    python bench/throughput.py --clean         # the plain synthetic clip (flat colours: decode is unrealistically cheap)
+    python bench/throughput.py --profile       # plus a cProfile of the analysis, top functions by own time
+
+Plain decode = iterating every frame with ``video.iter_frames`` (PyAV, converted to a BGR ndarray
+as the pipeline does). Target: analysis fps / decode fps >= 0.5. Clips are cached in bench/out/.
+Prints figures; not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pickle
+import pstats
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from footy.vision.analysis import analyze_video  # noqa: E402
+from footy.vision.synthetic import default_scene, render_scene  # noqa: E402
+from footy.vision.types import NormBox  # noqa: E402
+from footy.vision.video import H264Writer, iter_frames, probe  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def broadcast_like(clean: Path, spec, path: Path, seed: int = 0) -> None:
+    """Re-encode a clean synthetic clip with what real footage has: grass texture that moves with
+    the camera (so inter prediction works as on real pitches) and a little sensor noise, at a
+    broadcast-like bitrate (crf 21: ~3.5 Mbit/s at 720p25)."""
+    rng = np.random.default_rng(seed)
+    n_frames = int(round(spec.seconds * spec.fps))
+    world_w = int(spec.width + spec.pan_px_per_frame * n_frames) + 1
+    texture = rng.normal(0, 12, (spec.height, world_w)).astype(np.float32)
+    texture = (texture + np.roll(texture, 1, 1) + np.roll(texture, 1, 0)) / 1.7  # grainy blades
+    noise = [rng.normal(0, 3.0, (spec.height, spec.width, 1)).astype(np.float32) for _ in range(7)]
+    with H264Writer(path, spec.fps, spec.width, spec.height, crf=21, preset="veryfast") as writer:
+        for frame in iter_frames(clean):
+            cam_x = int(spec.pan_px_per_frame * frame.index)
+            grain = texture[:, cam_x:cam_x + spec.width, None] + noise[frame.index % len(noise)]
+            writer.write(np.clip(frame.image + grain, 0, 255).astype(np.uint8))
+
+
+def make_clip(seconds: float, clean_only: bool) -> tuple[Path, list]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    spec = default_scene(n_players=14, seconds=seconds, seed=7, width=1280, height=720, pan_px_per_frame=1.5)
+    clean = OUT / f"throughput_clean_720p_{int(seconds)}s.mp4"
+    truth_path = clean.with_suffix(".truth.pkl")
+    if not clean.exists() or not truth_path.exists():
+        scene = render_scene(spec, clean)
+        truth_path.write_bytes(pickle.dumps(scene.truth))
+    truth = pickle.loads(truth_path.read_bytes())
+    if clean_only:
+        return clean, truth
+    textured = OUT / f"throughput_broadcast_720p_{int(seconds)}s.mp4"
+    if not textured.exists():
+        broadcast_like(clean, spec, textured)
+    return textured, truth
+
+
+def time_decode(path: Path, repeats: int = 2) -> tuple[float, int]:
+    best, frames = float("inf"), 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        frames = sum(1 for _ in iter_frames(path))
+        best = min(best, time.perf_counter() - start)
+    return best, frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=25.0)
+    parser.add_argument("--clean", action="store_true", help="flat synthetic clip instead of the broadcast-like one")
+    parser.add_argument("--stride", type=int, default=None, help="analyse every n-th frame (default: the pipeline's)")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+
+    path, truth = make_clip(args.seconds, args.clean)
+    info = probe(path)
+    mbps = path.stat().st_size * 8 / info.duration_sec / 1e6
+    print(f"clip: {path.name}  {info.width}x{info.height} {info.fps:g} fps  {info.frame_count} frames  "
+          f"{mbps:.1f} Mbit/s  load before: {os.getloadavg()[0]:.2f}")
+
+    decode_sec, frames = time_decode(path)
+    decode_fps = frames / decode_sec
+    print(f"plain decode (iter_frames -> BGR ndarray): {decode_sec:.2f} s  {decode_fps:.1f} fps")
+
+    start_index = info.frame_count // 2
+    player_id = sorted(truth[start_index])[len(truth[start_index]) // 2]
+    bbox = NormBox.from_xyxy(truth[start_index][player_id], info.width, info.height)
+    step_seconds: dict[str, float] = {}
+    clock = {"t": time.perf_counter(), "step": None}
+
+    def progress(fraction: float, step: str) -> None:
+        now = time.perf_counter()
+        if clock["step"]:
+            step_seconds[clock["step"]] = step_seconds.get(clock["step"], 0.0) + now - clock["t"]
+        clock["t"], clock["step"] = now, step
+
+    profiler = cProfile.Profile() if args.profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    out = analyze_video(path, start_index / info.fps, bbox, OUT / "throughput_job", progress=progress,
+                        stride=args.stride)
+    if profiler:
+        profiler.disable()
+    analysis_sec = time.perf_counter() - start
+    analysis_fps = info.frame_count / analysis_sec
+    steps = "  ".join(f"{k} {v:.2f}s" for k, v in step_seconds.items())
+    print(f"analyze_video: {analysis_sec:.2f} s  {analysis_fps:.1f} fps  (stride {out.result['stride']}; {steps})")
+    print(f"status {out.status}  coverage {out.result['coverage']}  overallScore {out.result['overallScore']}  "
+          f"load after: {os.getloadavg()[0]:.2f}")
+    ratio = analysis_fps / decode_fps
+    print(f"RATIO analysis/decode = {ratio:.3f}  (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
