@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from jinja2 import Undefined
+
 from ..jobs.states import BUSY, JobStatus
 from ..vision.score import AXES
 
@@ -91,9 +93,12 @@ def missing_words(missing: list[str]) -> list[str]:
 
 
 def duration(seconds) -> str:
-    if seconds is None:
+    if isinstance(seconds, Undefined):
         return ""
-    seconds = max(0, int(round(float(seconds))))
+    try:
+        seconds = max(0, int(round(float(seconds))))
+    except (TypeError, ValueError):
+        return ""
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -35,7 +35,7 @@ def index():
 
 def _render_jobs(form: UploadForm | None = None, error: dict | None = None, status: int = 200):
     jobs = [job_payload(j) for j in service.list_jobs(_user())]
-    return render_template("jobs/index.html", jobs=jobs, form=form or UploadForm(), error=error,
+    return render_template("jobs/index.html", jobs=jobs, form=form or UploadForm(formdata=None), error=error,
                            max_upload_mb=current_app.config["MAX_UPLOAD_MB"], present=present), status
 
 
@@ -145,7 +145,7 @@ def pick(job_id):
         service.pick_player(_user(), job_id, payload, draft_target=True)
     except JobError as exc:
         return _error_page(job_id, exc, "pick")
-    return redirect(url_for("web.job", job_id=job_id, _anchor="confirm"), 303)
+    return redirect(url_for("web.job", job_id=job_id, _anchor="confirm-dialog"), 303)
 
 
 @bp.post("/jobs/<job_id>/target")

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from footy.extensions import db
+
 from ..conftest import make_user
 
 PASSWORD = "correct horse battery"
@@ -25,7 +27,14 @@ class Browserless:
         self.client = client
         self.token = None
 
+    @staticmethod
+    def _fresh():
+        # the test client reuses the test's app context, so its database session too: end its read
+        # transaction so the page sees what the worker wrote, as a real request would
+        db.session.rollback()
+
     def get(self, url, **kw):
+        self._fresh()
         res = self.client.get(url, **kw)
         if res.mimetype == "text/html":
             self.token = csrf_from(res.get_data(as_text=True)) if "csrf" in res.get_data(as_text=True) else self.token
@@ -34,6 +43,7 @@ class Browserless:
     def post(self, url, data=None, **kw):
         data = dict(data or {})
         data.setdefault("csrf_token", self.token)
+        self._fresh()
         return self.client.post(url, data=data, **kw)
 
 
