@@ -1,0 +1,116 @@
+"""Memory: peak RSS of analyze_video on a 10-minute 720p file against a 1-minute one.
+
+    python bench/memory.py              # 1 min and 10 min (~5-8 min in all on 2 cores)
+    python bench/memory.py --long-min 3 # a shorter long run
+
+Each analysis runs in a fresh subprocess; its peak RSS is the ru_maxrss that os.wait4 reports for
+that child. Streaming means the ratio long/short should stay <= 1.2 and both under 500 MB. The
+long files are a 30 s broadcast-like 720p segment (see throughput.py) repeated by remuxing the
+H.264 packets (no re-encoding), cached in bench/out/. Prints figures; not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from throughput import OUT, make_clip  # noqa: E402
+
+SEGMENT_SEC = 30.0
+
+
+def looped(segment: Path, repeats: int) -> Path:
+    """The segment ``repeats`` times in a row, packets copied with shifted timestamps."""
+    path = OUT / f"memory_720p_{int(SEGMENT_SEC * repeats)}s.mp4"
+    if path.exists():
+        return path
+    tmp = path.with_suffix(".tmp.mp4")
+    with av.open(str(segment)) as src, av.open(str(tmp), "w", options={"movflags": "+faststart"}) as dst:
+        in_stream = src.streams.video[0]
+        out_stream = dst.add_stream_from_template(in_stream)
+        span = None
+        for k in range(repeats):
+            src.seek(0)
+            last_end = 0
+            for packet in src.demux(in_stream):
+                if packet.dts is None:
+                    continue
+                if span is not None:
+                    packet.pts += k * span
+                    packet.dts += k * span
+                last_end = max(last_end, packet.pts + (packet.duration or 0))
+                packet.stream = out_stream
+                dst.mux(packet)
+            if span is None:
+                span = last_end  # one segment's length in stream time-base units
+    tmp.rename(path)
+    return path
+
+
+CHILD = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from footy.vision.analysis import analyze_video
+from footy.vision.types import NormBox
+start = time.perf_counter()
+out = analyze_video({path!r}, {time_sec!r}, NormBox(*{bbox!r}), {out_dir!r})
+print(json.dumps({{"seconds": time.perf_counter() - start, "status": out.status,
+                  "frames": out.result["frames_analysed"], "coverage": out.result["coverage"]}}))
+"""
+
+
+def run_child(path: Path, time_sec: float, bbox: tuple, label: str) -> dict:
+    code = CHILD.format(root=str(HERE.parent), path=str(path), time_sec=time_sec, bbox=bbox,
+                        out_dir=str(OUT / f"memory_job_{label}"))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{label} analysis failed with exit code {proc.returncode}")
+    report = json.loads(stdout.strip().splitlines()[-1])
+    report["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--short-min", type=float, default=1.0)
+    parser.add_argument("--long-min", type=float, default=10.0)
+    args = parser.parse_args()
+
+    segment, truth = make_clip(SEGMENT_SEC, clean_only=False)
+    info_w, info_h = 1280, 720
+    start_index = 125  # 5 s in: a moment every looped file has
+    player_id = sorted(truth[start_index])[len(truth[start_index]) // 2]
+    x1, y1, x2, y2 = truth[start_index][player_id]
+    bbox = (x1 / info_w, y1 / info_h, (x2 - x1) / info_w, (y2 - y1) / info_h)
+
+    results = {}
+    for label, minutes in (("short", args.short_min), ("long", args.long_min)):
+        path = looped(segment, max(1, round(minutes * 60 / SEGMENT_SEC)))
+        began = time.perf_counter()
+        results[label] = run_child(path, start_index / 25.0, bbox, label)
+        r = results[label]
+        print(f"{label}: {path.name}  peak RSS {r['peak_rss_mb']:.1f} MB  analysis {r['seconds']:.1f} s "
+              f"({r['frames']} frames analysed, {r['status']}, coverage {r['coverage']})  "
+              f"wall {time.perf_counter() - began:.1f} s")
+    ratio = results["long"]["peak_rss_mb"] / results["short"]["peak_rss_mb"]
+    worst = max(r["peak_rss_mb"] for r in results.values())
+    verdict = "met" if ratio <= 1.2 and worst < 500 else "NOT met"
+    print(f"RATIO long/short peak RSS = {ratio:.3f}, max {worst:.1f} MB  (target <= 1.2 and < 500 MB: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
