@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,7 @@ RING_COLOUR = (0, 215, 255)   # BGR amber: visible on grass and on both common k
 LOST_COLOUR = (60, 60, 230)
 SPOTLIGHT_PRESET = "ultrafast"  # the clip is re-encoded on every analysis: speed over file size
 SPOTLIGHT_CRF = 26
+SPOTLIGHT_MAX_FPS = 30.0      # smoother adds nothing to following one player, and costs encode time
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,9 +189,10 @@ def render_spotlight(video_path, track: TargetTrack, out_path, info: VideoInfo, 
     sx, sy = width / info.width, height / info.height
     scale = np.array([sx, sy, sx, sy])
     total = max(1, info.frame_count)
-    with H264Writer(out_path, info.fps, width, height, crf=crf, preset=preset) as writer:
+    step = max(1, math.ceil(info.fps / SPOTLIGHT_MAX_FPS - 1e-6))  # 50/60 fps sources: every 2nd frame
+    with H264Writer(out_path, info.fps / step, width, height, crf=crf, preset=preset) as writer:
         try:
-            for frame in iter_frames(video_path, size=(width, height), pixel_format="yuv420p"):
+            for frame in iter_frames(video_path, size=(width, height), pixel_format="yuv420p", step=step):
                 box, conf = lookup.box_at(frame.index)
                 message = "not visible" if lookup.analysed(frame.index) else "not analysed"
                 draw_spotlight(frame.image, None if box is None else box * scale, conf, frame.time_sec, message)

@@ -116,7 +116,10 @@ def _to_i420(frame, size: tuple[int, int] | None) -> np.ndarray:
         if src.shape == dst.shape:
             dst[...] = src
         else:
-            dst[...] = cv2.resize(src, (dst.shape[1], dst.shape[0]), interpolation=cv2.INTER_LINEAR)
+            exact = src.shape[0] % dst.shape[0] == 0 and src.shape[1] % dst.shape[1] == 0
+            # INTER_AREA has a fast path for integer factors (1280->640) and does not alias
+            dst[...] = cv2.resize(src, (dst.shape[1], dst.shape[0]),
+                                  interpolation=cv2.INTER_AREA if exact else cv2.INTER_LINEAR)
     return out
 
 

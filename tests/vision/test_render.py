@@ -136,3 +136,13 @@ def test_spotlight_is_browser_playable_and_lights_the_player(scene, tmp_path):
         else:
             ratio = out[:, 240:].mean() / src[:, 240:].mean()
             assert 0.5 < ratio < 0.7, ratio  # not visible: the whole frame dimmed, no spotlight
+
+
+def test_spotlight_of_a_50_fps_video_keeps_every_second_frame(tmp_path):
+    scene = render_scene(default_scene(n_players=2, seconds=1.0, fps=50.0), tmp_path / "fast.mp4")
+    info = probe(scene.path)
+    path = tmp_path / "spotlight.mp4"
+    render_spotlight(scene.path, truth_track(scene, hidden=()), path, info, max_width=320)
+    out = probe(path)
+    assert out.fps == pytest.approx(25.0) and out.frame_count == 25
+    assert out.duration_sec == pytest.approx(1.0, abs=0.05)
