@@ -134,8 +134,8 @@ def score_follow(scene: Scene, player_id: int, stride: int, start_frame: int | N
             if ious[k] >= 0.6:
                 start_frame, start_box = f, candidates[k].xyxy
                 break
-        if start_frame is None:
-            start_frame = order[0]
+        if start_frame is None:  # never a clean candidate: start from its true box where it is in view
+            start_frame = next(f for f in order if player_id in scene.truth[f])
     if start_box is None:
         start_box = scene.truth[start_frame][player_id]
     t0 = time.perf_counter()

@@ -98,7 +98,7 @@ def candidate_tracks(path, time_sec: float, detector: Detector, first_track_id: 
 # Appearance: kit colour descriptors
 # --------------------------------------------------------------------------------------------
 
-_HIST_BINS = (12, 4, 4)
+_HIST_BINS = (8, 3, 3)  # coarse: a far player has a few dozen shirt pixels
 _HIST_RANGES = (0, 180, 0, 256, 0, 256)
 
 
@@ -278,8 +278,8 @@ class FollowerSettings:
     report_coast_sec: float = 0.8  # ...and report it as visible this long
     gate: float = 0.6  # match radius (box heights) around the prediction while tracking
     gate_growth_sec: float = 1.5  # extra radius per second without a match
-    kit_gate: float = 0.5  # max kit distance to accept a match while tracking
-    reacquire_kit: float = 0.38  # max kit distance for a lost player to be re-acquired
+    kit_gate: float = 0.62  # max kit distance to accept a match while tracking
+    reacquire_kit: float = 0.5  # max kit distance for a lost player to be re-acquired
     reacquire_frames: int = 3  # frames a new track must live before it can be the player
     velocity_smoothing: float = 0.7
     others_max_missed_sec: float = 0.6
@@ -523,6 +523,10 @@ class TargetFollower:
         size_cost = np.abs(np.log(np.maximum(heights, 1) / ph)) + 0.5 * np.abs(np.log(np.maximum(widths, 1) / pw))
         gate = self.s.gate + self.s.gate_growth_sec * self.missed / self.fps
         ok = ((iou >= 0.25) | (d <= gate)) & (kit_dist <= self.s.kit_gate) & (size_cost <= 0.9)
+        if _DEBUG:
+            near = d < 1.5
+            print("   cost", "iou", np.round(iou[near], 2), "d", np.round(d[near], 2), "kit", np.round(kit_dist[near], 2),
+                  "size", np.round(size_cost[near], 2))
         return np.where(ok, (1 - iou) + 0.5 * d + 1.5 * kit_dist + 0.5 * size_cost, 1e6)
 
     def _reacquire(self, last_seen: np.ndarray, kit_dist: np.ndarray, other_matches: dict[int, int]) -> int | None:
