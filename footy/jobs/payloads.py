@@ -50,7 +50,10 @@ def _num(value, field: str, lo: float | None = None, hi: float | None = None) ->
                 raise invalid_payload(field, "must be a number") from None
         else:
             raise invalid_payload(field, "must be a number")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer with hundreds of digits: valid JSON, no float
+        raise invalid_payload(field, "must be a finite number") from None
     if not math.isfinite(value):
         raise invalid_payload(field, "must be a finite number")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
