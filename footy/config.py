@@ -81,5 +81,11 @@ def load(instance_path: Path) -> dict:
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REMEMBER_COOKIE_DURATION": 30 * 86400,  # "keep me signed in": 30 days
+        # fault handling (footy/faults.py): how fast a lost worker's job is noticed
+        "FOOTY_WORKER_TTL": _int("FOOTY_WORKER_TTL", 60),
+        "FOOTY_JOB_MONITORING_INTERVAL": _int("FOOTY_JOB_MONITORING_INTERVAL", 30),
+        "FOOTY_SWEEP_INTERVAL": _int("FOOTY_SWEEP_INTERVAL", 60),
+        "FOOTY_SWEEP_GRACE": _int("FOOTY_SWEEP_GRACE", 60),
         **s3_settings(),
     }
