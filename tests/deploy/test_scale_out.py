@@ -107,6 +107,8 @@ def test_two_workers_analyse_two_jobs_at_once_each_exactly_once(web, workers, cl
 
     for job in jobs:
         frame = job["preview_frames"][1]
+        img = api.get(frame["url"])  # written to the bucket by a worker, read back through footy's route
+        assert img.status_code == 200 and img.mimetype == "image/jpeg" and img.data[:2] == b"\xff\xd8"
         track = max(frame["tracks"], key=lambda t: t["bbox"]["h"])
         assert api.post(f"/api/jobs/{job['job_id']}/pick-player",
                         json={"frame_key": frame["frame_key"], "track_id": track["track_id"]}).status_code == 200
