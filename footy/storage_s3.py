@@ -133,15 +133,6 @@ class S3Storage:
     def object_key(self, key: str) -> str:
         return self.prefix + validate_key(key)
 
-    def ensure_bucket(self) -> None:
-        """Create the bucket if it is missing (for tests and first starts; in production the admin creates it)."""
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            if not _not_found(exc):
-                raise StorageUnavailable(f"bucket {self.bucket}: {exc}") from exc
-            self.client.create_bucket(Bucket=self.bucket)
-
     # ------------------------------------------------------------ the Storage protocol
 
     def scratch_dir(self) -> Path:

@@ -5,7 +5,6 @@ import os
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -233,7 +232,6 @@ def test_a_forked_process_gets_its_own_client(storage):
     assert os.read(read, 1) == b"1"
     assert storage.exists(frame_key("f" * 32, 1))
     assert storage.client is parent
-    Path  # noqa: B018 - keep the import for type hints above
 
 
 def test_pages_allow_the_bucket_origin_only_in_redirect_mode(s3_settings, tmp_path, s3_endpoint):
