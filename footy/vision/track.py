@@ -548,6 +548,10 @@ class TargetFollower:
             newcomer = others.born[t] >= self.lost_at - self._frames(self.s.max_coast_sec)
             if not newcomer and dist > 1.0:
                 continue
+            # where a lost player can be grows with the time it has been lost (~ a sprint)
+            lost_sec = (self.step_count - self.lost_at) / self.fps
+            if dist > 2.0 + 4.0 * lost_sec:
+                continue
             cost = 3 * kd + 0.05 * dist
             if cost < best_cost:
                 best, best_cost = t, cost
