@@ -30,7 +30,8 @@ from trackers.eval import evaluate_mot_sequence  # noqa: E402
 
 from footy.vision.detect import PitchDetector  # noqa: E402
 from footy.vision.synthetic import PRESETS, Scene, render_scene, scene_preset  # noqa: E402
-from footy.vision.track import _scaler, candidate_tracks, detect_scaled, follow_target, new_candidate_tracker  # noqa: E402
+from footy.vision.track import (  # noqa: E402
+    analysis_scaling, candidate_tracks, detect_scaled, follow_target, new_candidate_tracker)
 from footy.vision.video import iter_frames, probe  # noqa: E402
 
 
@@ -78,7 +79,7 @@ def score_detection_and_tracking(scene: Scene, workdir: Path) -> DetectionScore:
     from scipy.optimize import linear_sum_assignment
 
     info = probe(scene.path)
-    size, sx, sy = _scaler(info)
+    size, sx, sy = analysis_scaling(info)
     detector = PitchDetector()
     tracker = new_candidate_tracker(info.fps)
     matched = truths = found = 0
@@ -217,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<11} {d.recall:7.3f} {d.precision:7.3f} {d.ms_per_frame:7.1f} {d.hota:6.3f} "
                   f"{d.mota:6.3f} {d.idf1:6.3f} {d.idsw:5d}")
     print("\nChosen player (follow_target from mid-clip, both directions)")
-    print(f"{'scene':<11} {'player':>6} {'start':>5} {'share':>7} {'vis.share':>9} {'switches':>8} {'wrong':>6} {'sec':>6}")
+    print(f"{'scene':<11} {'player':>6} {'start':>5} {'share':>7} {'vis.share':>9} {'switches':>8} "
+          f"{'wrong':>6} {'sec':>6}")
     for name, f in follow_rows:
         print(f"{name:<11} {f.player_id:6d} {f.start_frame:5d} {f.share:7.3f} {f.visible_share:9.3f} {f.switches:8d} "
               f"{f.wrong_frames:6d} {f.seconds:6.1f}")

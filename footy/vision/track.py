@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -39,7 +38,8 @@ def analysis_size(info: VideoInfo) -> tuple[int, int] | None:
     return ANALYSIS_WIDTH, max(2, height)
 
 
-def _scaler(info: VideoInfo) -> tuple[tuple[int, int] | None, float, float]:
+def analysis_scaling(info: VideoInfo) -> tuple[tuple[int, int] | None, float, float]:
+    """Decode size for analysis and the x/y factors from analysis pixels back to source pixels."""
     size = analysis_size(info)
     if size is None:
         return None, 1.0, 1.0
@@ -70,7 +70,7 @@ def candidate_tracks(path, time_sec: float, detector: Detector, first_track_id: 
     """
     info = info or probe(path)
     time_sec = float(min(max(0.0, time_sec), max(0.0, info.duration_sec - 0.5 / info.fps)))
-    size, sx, sy = _scaler(info)
+    size, sx, sy = analysis_scaling(info)
     tracker = new_candidate_tracker(info.fps)
     last: sv.Detections | None = None
     for frame in iter_frames(path, start_sec=max(0.0, time_sec - window_sec), end_sec=time_sec, size=size):
@@ -467,13 +467,6 @@ class TargetFollower:
             overlaps[1 + t] = 0.0
             if overlaps.max() >= 0.15:
                 crowded.add(t)
-        if _DEBUG:
-            near = [(t, [int(v) for v in others_pred[t]], int(self.others.born[t]), int(self.others.hits[t]),
-                     np.round(self.others.velocity[t], 1).tolist()) for t in range(n_oth)
-                    if _iou_one(predicted, others_pred[t:t + 1])[0] > 0.05]
-            print(obs.frame_index, "pred", [int(v) for v in predicted], "v", np.round(self.velocity, 1).tolist(),
-                  "det", target_det is not None and [int(v) for v in boxes[target_det]], "trusted", trusted,
-                  "missed", self.missed, "occl", self.occluded, "near", near)
         self.others.update(other_matches, boxes, new_tracks, self.step_count,
                            self._frames(self.s.others_max_missed_sec), coast=crowded)
         if trusted:
@@ -523,10 +516,6 @@ class TargetFollower:
         size_cost = np.abs(np.log(np.maximum(heights, 1) / ph)) + 0.5 * np.abs(np.log(np.maximum(widths, 1) / pw))
         gate = self.s.gate + self.s.gate_growth_sec * self.missed / self.fps
         ok = ((iou >= 0.25) | (d <= gate)) & (kit_dist <= self.s.kit_gate) & (size_cost <= 0.9)
-        if _DEBUG:
-            near = d < 1.5
-            print("   cost", "iou", np.round(iou[near], 2), "d", np.round(d[near], 2), "kit", np.round(kit_dist[near], 2),
-                  "size", np.round(size_cost[near], 2))
         return np.where(ok, (1 - iou) + 0.5 * d + 1.5 * kit_dist + 0.5 * size_cost, 1e6)
 
     def _reacquire(self, last_seen: np.ndarray, kit_dist: np.ndarray, other_matches: dict[int, int]) -> int | None:
@@ -578,7 +567,6 @@ class TargetFollower:
 # --------------------------------------------------------------------------------------------
 
 _BACKWARD_CHUNK_SEC = 4.0
-_DEBUG = False
 
 
 @dataclass
@@ -647,7 +635,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     frames_total = max(1, math.ceil(info.frame_count / stride))
     result = TargetTrack(frames_total=frames_total)
     prog = _Progress(progress, frames_total)
-    size, sx, sy = _scaler(info)
+    size, sx, sy = analysis_scaling(info)
     target = np.asarray(xyxy, dtype=np.float64) / np.array([sx, sy, sx, sy])
 
     # forward: from the confirmed frame to the end

@@ -1,7 +1,6 @@
 """track.py on generated clips with ground truth: candidate tracks and the followed player."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from footy.vision.detect import PitchDetector
