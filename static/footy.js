@@ -469,8 +469,11 @@
     }
     function closeModal() {
       if (dialog.open) dialog.close();
-      if (lastOrigin && document.body.contains(lastOrigin)) lastOrigin.focus();
     }
+    dialog.addEventListener("close", function () {
+      // Cancel, ×, or Escape: back to the box (or button) the coach picked with
+      if (!mismatch.open && lastOrigin && document.body.contains(lastOrigin)) lastOrigin.focus();
+    });
     document.getElementById("confirm-cancel").addEventListener("click", function (e) { e.preventDefault(); closeModal(); });
     document.getElementById("confirm-close").addEventListener("click", function (e) { e.preventDefault(); closeModal(); });
 

@@ -40,10 +40,35 @@ def test_upload_pick_confirm_start_and_result_by_clicks(app, live_server, worker
     expect(page.get_by_role("heading", name="Your jobs")).to_be_visible()
     shot(page, "02-jobs-empty")
 
-    # --- upload, with the progress bar showing
+    # --- upload over a slow line (Chromium's own throttling), with the progress bar moving
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    size = long_clip.stat().st_size
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 20, "downloadThroughput": -1,
+                                                   "uploadThroughput": max(20_000, size // 3)})
     page.set_input_files("#video-input", str(long_clip))
     page.click("#upload-btn")
-    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f]{32}$"))
+    seen_percent, uploading_shot = set(), False
+    for _ in range(200):
+        try:
+            value = page.evaluate("() => { const b = document.querySelector('#upload-bar'); "
+                                  "return b && !document.querySelector('#upload-progress').hidden ? b.value : null; }")
+        except Exception:  # noqa: BLE001 - the page is navigating to the new job
+            break
+        if value is None and seen_percent:
+            break
+        if value is not None:
+            seen_percent.add(int(value))
+            if 20 <= value <= 80 and not uploading_shot:
+                uploading_shot = True
+                shot(page, "02b-uploading", full_page=False)
+        if re.search(r"/jobs/[0-9a-f]{32}$", page.url):
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f]{32}$"), timeout=60_000)
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                   "uploadThroughput": -1})
+    assert any(0 < v < 100 for v in seen_percent), f"the upload bar moved: {sorted(seen_percent)}"
     job_id = page.url.rsplit("/", 1)[-1]
     expect(page.locator("#progress")).to_be_visible()
     expect(page.locator("[data-field=step-words]")).to_contain_text("waiting for a worker")
@@ -144,6 +169,12 @@ def test_upload_pick_confirm_start_and_result_by_clicks(app, live_server, worker
     seen = set()
 
     def progressed():
+        try:
+            return _progress_state()
+        except Exception:  # noqa: BLE001 - the page reloads itself when the phase changes
+            return False
+
+    def _progress_state():
         state = page.evaluate("""() => {
             const q = (s) => document.querySelector(s);
             return {done: !!q('#overall-score'), percent: q('[data-field=percent]') ? q('[data-field=percent]').textContent : null,

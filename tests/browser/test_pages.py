@@ -58,6 +58,14 @@ def test_keyboard_only_selection(app, live_server, workers, page, coach_user, cl
     expect(page.locator("#confirm-dialog")).to_be_visible()
     assert page.evaluate("document.activeElement.id") == "confirm-btn"
     assert _job(job_id).player_ref["track_id"] == focused_id
+    shot(page, "20b-keyboard-confirm", full_page=False)
+
+    # Escape cancels; the focus is back on the same box, and Enter opens the dialog again
+    page.keyboard.press("Escape")
+    expect(page.locator("#confirm-dialog")).to_be_hidden()
+    assert page.evaluate("document.activeElement.dataset.trackId") == str(focused_id)
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirm-dialog")).to_be_visible()
 
     # arrows move the box, and the box still overlaps the player enough to be confirmed
     x0 = float(page.input_value("#box-x"))
