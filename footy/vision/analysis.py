@@ -82,8 +82,9 @@ def analyze_video(video_path, time_sec: float, bbox: NormBox, out_dir, detector=
         if decoded_share < PARTIAL_COVERAGE or result["frames_visible"] == 0:
             raise error
         reasons.append("VIDEO_DECODE_ERROR")
+        frame_index = error.details.get("frame_index")
         result["error"] = {"code": error.code, "message": error.message,
-                           "frame_index": error.details.get("frame_index")}
+                           "frame_index": None if frame_index is None else int(frame_index)}
         result["decoded_share"] = round(decoded_share, 4)
     if result["coverage"] < PARTIAL_COVERAGE:
         reasons.append("LOW_COVERAGE")

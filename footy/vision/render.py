@@ -272,6 +272,13 @@ def write_track_csv(track: TargetTrack, out_path) -> None:
                 writer.writerow([p.frame_index, f"{p.time_sec:.3f}", "", "", "", "", f"{p.confidence:.3f}", 0])
 
 
+def _plain(value):
+    """numpy scalars (as error details may carry) as plain JSON numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def write_track_json(track: TargetTrack, info: VideoInfo, out_path) -> None:
     """The track as JSON: video facts, then ``points`` as rows under ``columns`` (compact, streamed).
 
@@ -288,9 +295,9 @@ def write_track_json(track: TargetTrack, info: VideoInfo, out_path) -> None:
         "columns": ["frame_index", "time_sec", "x1", "y1", "x2", "y2", "confidence"],
     }
     with open(out_path, "w") as fh:
-        fh.write(json.dumps(head)[:-1] + ', "points": [')
+        fh.write(json.dumps(head, default=_plain)[:-1] + ', "points": [')
         for i, p in enumerate(track.points):
             box = [round(float(v), 1) for v in p.xyxy] if p.visible else [None] * 4
-            row = [p.frame_index, round(p.time_sec, 3), *box, round(float(p.confidence), 3)]
+            row = [int(p.frame_index), round(float(p.time_sec), 3), *box, round(float(p.confidence), 3)]
             fh.write(("," if i else "") + json.dumps(row))
         fh.write("]}\n")

@@ -70,7 +70,7 @@ def test_csv_has_exact_columns_and_empty_boxes_when_not_visible(scene, tmp_path)
 
 def test_json_track_round_trips(scene, tmp_path):
     track = truth_track(scene)
-    track.decode_error = VisionError("VIDEO_DECODE_ERROR", "broken", frame_index=75)
+    track.decode_error = VisionError("VIDEO_DECODE_ERROR", "broken", frame_index=np.int64(75))
     path = tmp_path / "track.json"
     write_track_json(track, probe(scene.path), path)
     data = json.loads(path.read_text())
