@@ -110,7 +110,9 @@
   }
 
   function mb(bytes) {
-    return (bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0) + " MB";
+    if (bytes < 1024 * 1024) return Math.max(1, Math.round(bytes / 1024)) + " KB";
+    if (bytes < 1024 * 1024 * 1024) return (bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0) + " MB";
+    return (bytes / (1024 * 1024 * 1024)).toFixed(2) + " GB";
   }
 
   function etaWords(eta) {
@@ -285,7 +287,7 @@
         field("step-words").textContent = steps[s.step] || s.step;
         field("message").textContent = s.message;
         var eta = field("eta");
-        if (eta) eta.textContent = etaWords(s.eta_sec);
+        if (eta) eta.textContent = s.state === "RUNNING" ? " · " + etaWords(s.eta_sec) : "";
         window.setTimeout(tick, 1000);
       }, function (err) {
         failures += 1;
