@@ -152,8 +152,9 @@ def score_track(track: TargetTrack, info: VideoInfo, role: str | None = None) ->
     if n == 0 or not visible.any():
         result = _empty_result(info, n, role)
         if n:
-            result["lost_segments"] = _lost_segments(np.array([p.time_sec for p in points]), visible,
-                                                     _step_seconds(np.array([p.time_sec for p in points]), info.fps))
+            times = np.array([p.time_sec for p in points], float)
+            lost = _lost_segments(times, visible, _step_seconds(times, info.fps))
+            result["lost_segments"] = [s for s in lost if s["duration_sec"] >= LOST_SEGMENT_MIN_SEC]
         return result
 
     times = np.array([p.time_sec for p in points], float)
