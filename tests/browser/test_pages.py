@@ -73,10 +73,24 @@ def test_keyboard_only_selection(app, live_server, workers, page, coach_user, cl
     page.keyboard.press("ArrowRight")
     assert float(page.input_value("#box-x")) == pytest.approx(x0 + 0.01, abs=1e-3)
     page.keyboard.press("ArrowLeft")
+
+    # far away with the arrows: TARGET_MISMATCH; "use my box anyway" by keyboard sends force=true
+    away = "ArrowRight" if x0 < 0.5 else "ArrowLeft"
+    for _ in range(35):
+        page.keyboard.press(away)
+    moved_x = float(page.input_value("#box-x"))
+    assert abs(moved_x - x0) > 0.2
     page.focus("#confirm-btn")
     page.keyboard.press("Enter")
+    expect(page.locator("#mismatch-dialog")).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "mismatch-retry"
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.id") == "mismatch-force"
+    page.keyboard.press("Enter")
     expect(page.locator("#start-btn")).to_be_enabled()
-    assert _job(job_id).target["confirmed"] is True
+    job = _job(job_id)
+    assert job.target["confirmed"] is True and job.target["forced"] is True
+    assert job.target["bbox"]["x"] == pytest.approx(moved_x, abs=1e-3)
 
     _tab_to(page, "() => document.activeElement.id === 'start-btn'")
     page.keyboard.press("Enter")
