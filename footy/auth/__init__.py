@@ -45,10 +45,11 @@ def user_for_token(token: str) -> User | None:
     """The owner of a live token, or None. Only the token's SHA-256 is ever compared or stored."""
     if len(token) > 200:
         return None
-    row = db.session.scalar(db.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token),
-                                                      ApiToken.revoked_at.is_(None)))
-    if row is None:
+    found = db.session.execute(db.select(ApiToken, User).join(User, ApiToken.user_id == User.id).where(
+        ApiToken.token_hash == ApiToken.hash(token), ApiToken.revoked_at.is_(None))).first()
+    if found is None:
         return None
+    row, user = found
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
         try:
@@ -56,7 +57,7 @@ def user_for_token(token: str) -> User | None:
             db.session.commit()
         except Exception:  # noqa: BLE001 - bookkeeping only; a busy database must not refuse the caller
             db.session.rollback()
-    return row.user
+    return user
 
 
 @login_manager.request_loader

@@ -67,13 +67,14 @@ def test_killed_work_horse_is_retried_once_then_failed_worker_lost_then_requeued
     job_id = _queued_analysis(env_app, env_api, long_clip)
     worker = workers()
     wait_for(lambda: _running(env_api, job_id), 60, "the analysis to start")
-    os.kill(worker.horse_pid(), signal.SIGKILL)  # the OOM killer's way: only the horse dies
+    first_horse = worker.horse_pid()
+    os.kill(first_horse, signal.SIGKILL)  # the OOM killer's way: only the horse dies
 
     # RQ's monitor sees the dead horse at once; footy puts the job back to QUEUED and RQ retries it
-    wait_for(lambda: "trying again" in _status(env_api, job_id)["message"] or
-             _status(env_api, job_id)["state"] == "QUEUED", 20, "the job to be queued again")
-    wait_for(lambda: _running(env_api, job_id), 60, "the retry to start")
-    os.kill(worker.horse_pid(), signal.SIGKILL)  # the retry dies too: no retry is left
+    second_horse = wait_for(lambda: (pid := worker.horse_pid()) != first_horse and pid, 30, "the retry's horse")
+    wait_for(lambda: _running(env_api, job_id), 30, "the retry to start")
+    assert RQJob.fetch(f"footy-analysis-{job_id}-1", connection=get_redis()).retries_left == 0
+    os.kill(second_horse, signal.SIGKILL)  # the retry dies too: no retry is left
 
     failed = wait_for(lambda: _status(env_api, job_id)["state"] == "FAILED" and _status(env_api, job_id),
                       30, "the job to fail")
@@ -105,3 +106,17 @@ def test_sweep_fails_a_running_job_whose_queue_entry_vanished(env_app, env_api, 
     assert sweep(force=True)["failed"] == [job_id]
     status = _status(env_api, job_id)
     assert status["state"] == "FAILED" and status["error"]["code"] == "WORKER_LOST"
+
+
+def test_preparation_whose_horse_dies_twice_is_failed_not_left_extracting(env_app, env_api, long_clip, workers):
+    res = upload(env_api, long_clip)
+    job_id = res.json["data"]["job_id"]
+    worker = workers("previews")
+    first = worker.horse_pid()
+    os.kill(first, signal.SIGKILL)  # the first preparation dies; RQ runs it again
+    second = wait_for(lambda: (pid := worker.horse_pid()) != first and pid, 30, "the retried preparation")
+    os.kill(second, signal.SIGKILL)
+    failed = wait_for(lambda: _job(env_api, job_id)["status"] == "FAILED" and _job(env_api, job_id), 30,
+                      "the preparation to fail")
+    assert failed["error"]["code"] == "WORKER_LOST", failed
+    assert failed["candidates"]["status"] == "failed"
