@@ -11,6 +11,8 @@ Two ways in:
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from datetime import timedelta
 
 from flask import Blueprint, g, request
@@ -50,14 +52,29 @@ def user_for_token(token: str) -> User | None:
     if found is None:
         return None
     row, user = found
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
-        try:
-            row.last_used_at = now
-            db.session.commit()
-        except Exception:  # noqa: BLE001 - bookkeeping only; a busy database must not refuse the caller
-            db.session.rollback()
+    _note_use(row)
     return user
+
+
+_last_noted: dict[int, float] = {}
+_noted_lock = threading.Lock()
+
+
+def _note_use(row: ApiToken) -> None:
+    """Record when a token was last used, at most every few minutes and by one thread of a process:
+    fifty scripts polling at once must not queue fifty writes on the database."""
+    now = time.monotonic()
+    with _noted_lock:
+        if now - _last_noted.get(row.id, -1e9) < LAST_USED_EVERY.total_seconds():
+            return
+        _last_noted[row.id] = now
+    if row.last_used_at is not None and utcnow() - row.last_used_at < LAST_USED_EVERY:
+        return
+    try:
+        db.session.execute(db.update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow()))
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - bookkeeping only; a busy database must not refuse the caller
+        db.session.rollback()
 
 
 @login_manager.request_loader
