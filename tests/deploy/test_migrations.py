@@ -43,7 +43,8 @@ def table_names(url: str) -> set[str]:
 
 
 def test_release_builds_exactly_the_models_schema_from_scratch(database_url, tmp_path):
-    env = footy_env(tmp_path, database_url)
+    # platforms hand out postgres://user:pass@host/db (Heroku style): footy takes it as it is
+    env = footy_env(tmp_path, database_url.replace("postgresql://", "postgres://", 1))
     assert table_names(database_url) == set()
     release = run_process("release", env)  # the Procfile's `flask --app wsgi db upgrade`
     assert "Running upgrade  -> " in release.stderr
