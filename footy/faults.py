@@ -269,8 +269,13 @@ def _sweep_preparations(connection, report: dict) -> None:
 
     grace = utcnow() - timedelta(seconds=setting("FOOTY_SWEEP_GRACE"))
     rows = db.session.execute(db.select(Job.id, Job.rq_job_id, Job.updated_at).where(
-        Job.status == S.WAITING_FOR_SELECTION, Job.step.in_(PREPARING_STEPS), Job.rq_job_id.is_not(None))).all()
+        Job.status == S.WAITING_FOR_SELECTION, Job.step.in_(PREPARING_STEPS))).all()
     for job_id, rq_job_id, updated_at in rows:
+        if rq_job_id is None:  # Redis was down at upload: queue the preparation now that it answers
+            job = db.session.get(Job, job_id)
+            if updated_at < grace and job is not None and service.start_preparation(job, tasks.enqueue_prepare):
+                report["requeued_prep"].append(job_id)
+            continue
         try:
             rq_job = RQJob.fetch(rq_job_id, connection=connection)
         except NoSuchJobError:

@@ -96,6 +96,22 @@ def test_redis_down_at_upload_keeps_the_job_and_prepares_it_when_redis_is_back(r
     assert _job(api, job_id)["progress"]["step"] == "CANDIDATES_READY"
 
 
+def test_redis_down_at_upload_then_the_sweep_queues_the_preparation(redis_app, own_redis, clip):
+    """Nobody opens the job again: the workers' sweep queues its preparation once Redis is back."""
+    from footy.faults import sweep
+
+    folder, _url = own_redis
+    api = ApiClient(redis_app.test_client(), make_token(make_user("coach@example.com")))
+    stop_embedded_redis(folder)
+    job_id = upload(api, clip).json["data"]["job_id"]
+    embedded_redis_server(folder)
+    redis_app.config["FOOTY_SWEEP_GRACE"] = 0
+    _db.session.remove()
+    assert sweep(force=True)["requeued_prep"] == [job_id]
+    run_worker(redis_app, ["previews"])
+    assert _job(api, job_id)["progress"]["step"] == "CANDIDATES_READY"
+
+
 # ------------------------------------------------------------------ the database locked
 
 HOLD_LOCK = """
