@@ -172,3 +172,35 @@ def test_the_core_path_without_javascript(app, live_server, workers, browser, co
         shot(page, "24-nojs-queued")
     finally:
         context.close()
+
+
+def test_failed_and_missing_results_are_explicit_pages(app, live_server, page, coach_user, shot):
+    from footy.jobs.states import JobStatus, Step
+    from footy.models import new_id
+
+    def row(**values) -> str:
+        job = Job(id=new_id(), user_id=coach_user.id, video_name="away-game.mp4",
+                  video_info={"duration_sec": 5400.0, "fps": 25.0, "width": 1920, "height": 1080}, **values)
+        db.session.add(job)
+        db.session.commit()
+        return job.id
+
+    failed = row(status=JobStatus.FAILED, step=Step.FAILED, progress_message="The analysis failed",
+                 error={"code": "VIDEO_DECODE_ERROR", "message": "The video is damaged at frame 48210",
+                        "frame_index": 48210})
+    empty = row(status=JobStatus.COMPLETED, step=Step.DONE, progress_percent=100, result=None)
+    sign_in(page, live_server)
+
+    page.goto(f"{live_server}/jobs/{failed}")
+    expect(page.locator("#job-error .error-code")).to_have_text("VIDEO_DECODE_ERROR")
+    expect(page.locator("#job-error")).to_contain_text("The video is damaged at frame 48210")
+    shot(page, "30-failed-job")
+
+    page.goto(f"{live_server}/jobs/{empty}")
+    expect(page.locator("#result-error .error-code")).to_have_text("RESULT_MISSING")
+    shot(page, "31-result-missing")
+
+    page.goto(f"{live_server}/jobs")
+    expect(page.locator(f'tr[data-job-id="{failed}"] [data-field=state]')).to_have_text("Failed")
+    shot(page, "32-jobs-mixed")
+    assert page.console_errors == [], page.console_errors
