@@ -119,15 +119,23 @@ class PlayerSizeModel:
     def __init__(self, forget: float = 0.97):
         self.forget = forget
         self._sums = np.zeros(5)  # w, y, yy, h, yh
+        self._coef: tuple[float, float, float] | None = None
         self.ready = False
         self.aspect = 0.42  # width / height of one player, learned
 
+    def _line(self) -> tuple[float, float, float]:
+        if self._coef is None:  # refitted once per frame, not per blob
+            w, sy, syy, sh, syh = self._sums
+            mean_y, mean_h = sy / w, sh / w
+            var_y = syy / w - mean_y ** 2
+            slope = (syh / w - mean_y * mean_h) / var_y if var_y > 1e-3 else 0.0
+            self._coef = (float(mean_y), float(mean_h), min(0.6, max(0.0, float(slope))))
+        return self._coef
+
     def expected(self, y_bottom: np.ndarray | float) -> np.ndarray | float:
-        w, sy, syy, sh, syh = self._sums
-        mean_y, mean_h = sy / w, sh / w
-        var_y = syy / w - mean_y ** 2
-        slope = (syh / w - mean_y * mean_h) / var_y if var_y > 1e-3 else 0.0
-        slope = float(np.clip(slope, 0.0, 0.6))
+        mean_y, mean_h, slope = self._line()
+        if isinstance(y_bottom, (float, int, np.floating, np.integer)):
+            return max(0.01, mean_h + slope * (float(y_bottom) - mean_y))
         return np.maximum(0.01, mean_h + slope * (np.asarray(y_bottom) - mean_y))
 
     def update(self, y_bottom: np.ndarray, heights: np.ndarray, widths: np.ndarray) -> None:
@@ -145,6 +153,7 @@ class PlayerSizeModel:
         y_bottom, heights, widths = y_bottom[keep], heights[keep], widths[keep]
         if len(heights):
             self.aspect = 0.9 * self.aspect + 0.1 * float(np.clip(np.median(widths / heights), 0.25, 0.7))
+        self._coef = None
         self._sums *= self.forget
         self._sums += [len(heights), y_bottom.sum(), (y_bottom ** 2).sum(), heights.sum(), (y_bottom * heights).sum()]
         self.ready = self._sums[0] >= 3
@@ -377,16 +386,11 @@ class PitchDetector:
     @staticmethod
     def _split_at_heads(blob: np.ndarray, x0: int, y0: int, expected_h: float, one_width: float) -> list[tuple]:
         """Players side by side, overlapping: one box per head (a peak of the blob's top edge)."""
-        from scipy.signal import find_peaks
-
         h, w = blob.shape
         has = blob.any(axis=0)
         tops = np.where(has, blob.argmax(axis=0), h).astype(np.float64)
         bottoms = np.where(has, h - 1 - blob[::-1].argmax(axis=0), 0).astype(np.float64)
-        padded = np.concatenate([[h], tops, [h]])  # so heads at the edges are peaks too
-        peaks, _ = find_peaks(-padded, prominence=max(2.0, 0.06 * expected_h),
-                              distance=max(2, int(0.45 * one_width)))
-        peaks = peaks - 1
+        peaks = _head_columns(tops, prominence=max(2.0, 0.06 * expected_h), spacing=max(2, int(0.45 * one_width)))
         if len(peaks) < 2:
             return []
         parts = []
@@ -446,6 +450,25 @@ class PitchDetector:
             if part is not None:
                 parts.append(part)
         return parts
+
+
+def _head_columns(tops: np.ndarray, prominence: float, spacing: int) -> list[int]:
+    """Columns where the blob's top edge peaks (a head): higher than the top edge on both
+    sides by ``prominence`` within ``spacing`` columns; the highest of close peaks wins."""
+    n = len(tops)
+    found: list[int] = []
+    for c in np.argsort(tops, kind="stable"):
+        c = int(c)
+        if any(abs(c - f) < spacing for f in found):
+            continue
+        left = tops[max(0, c - spacing):c]
+        right = tops[c + 1:c + 1 + spacing]
+        # the blob edge counts as a drop, so heads at the sides are found too
+        left_drop = (left.max() if len(left) and c - spacing >= 0 else np.inf) - tops[c]
+        right_drop = (right.max() if len(right) and c + spacing < n else np.inf) - tops[c]
+        if min(left_drop, right_drop) >= prominence:
+            found.append(c)
+    return sorted(found)
 
 
 def _part(blob: np.ndarray, x0: int, y0: int):

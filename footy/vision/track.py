@@ -180,10 +180,10 @@ class CameraMotion:
 def estimate_motion(prev: np.ndarray, cur: np.ndarray, scale: float) -> np.ndarray:
     """2x3 similarity transform, previous -> current frame, in full-size pixels."""
     identity = np.eye(2, 3)
-    points = cv2.goodFeaturesToTrack(prev, maxCorners=120, qualityLevel=0.01, minDistance=8, blockSize=5)
+    points = cv2.goodFeaturesToTrack(prev, maxCorners=80, qualityLevel=0.01, minDistance=10, blockSize=5)
     if points is None or len(points) < 8:
         return identity
-    moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, cur, points, None, winSize=(21, 21), maxLevel=3)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, cur, points, None, winSize=(15, 15), maxLevel=3)
     if moved is None:
         return identity
     ok = status.ravel() == 1
