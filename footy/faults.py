@@ -172,17 +172,24 @@ def worker_is_dead(connection: redis.Redis, worker_name: str | None) -> bool:
     if data.get("hostname") != socket.gethostname():
         return False  # another machine: only its expiring heartbeat can tell
     birth = _timestamp(data.get("birth"))
-    pids = [int(p) for p in (data.get("pid"), data.get("footy_horse_pid")) if p and p.isdigit() and int(p) > 0]
-    for pid in pids:
+    checks = []
+    if (data.get("pid") or "").isdigit():
+        checks.append((int(data["pid"]), "worker"))
+    if (data.get("footy_horse_pid") or "").isdigit():
+        checks.append((int(data["footy_horse_pid"]), "horse"))
+    for pid, role in checks:
         try:
             proc = psutil.Process(pid)
             if proc.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if birth is None or proc.create_time() <= birth + 2:
-                return False  # the same process, still alive
+            started = proc.create_time()
         except psutil.NoSuchProcess:
             continue
-    return bool(pids)
+        # the same process (not a later one that got its pid): the worker was born with its process,
+        # a work-horse (which may outlive a killed worker and finish the job) is forked after it
+        if birth is None or (started <= birth + 2 if role == "worker" else started >= birth - 2):
+            return False
+    return bool(checks)
 
 
 def _timestamp(value: str | None) -> float | None:

@@ -25,12 +25,14 @@ def _job(api, job_id):
     return api.get(f"/api/jobs/{job_id}").json["data"]
 
 
-def _queued_analysis(env_app, env_api, long_clip) -> str:
+def _queued_analysis(env_app, env_api, long_clip, before_enqueue=None) -> str:
     res = upload(env_api, long_clip)
     assert res.status_code == 201, res.json
     job_id = res.json["data"]["job_id"]
     run_worker(env_app, ["previews"])
     job = confirmed(env_api, _job(env_api, job_id))
+    if before_enqueue:
+        before_enqueue()
     res = env_api.post(f"/api/jobs/{job_id}/enqueue", json={})
     assert res.status_code == 202, res.json
     assert job["status"] == "READY_TO_ENQUEUE"
@@ -120,3 +122,47 @@ def test_preparation_whose_horse_dies_twice_is_failed_not_left_extracting(env_ap
                       "the preparation to fail")
     assert failed["error"]["code"] == "WORKER_LOST", failed
     assert failed["candidates"]["status"] == "failed"
+
+
+def test_worker_killed_but_its_horse_alive_finishes_the_job_without_a_retry(env_app, env_api, long_clip, workers):
+    """Only the worker process dies; its work-horse carries on. The sweep must not start a second
+    analysis of the same job beside it."""
+    started = []
+    # the worker is older than its horse by a few seconds, as in real life
+    job_id = _queued_analysis(env_app, env_api, long_clip,
+                              before_enqueue=lambda: (started.append(workers()), _registered(started[0]),
+                                                      time.sleep(3)))
+    first = started[0]
+    wait_for(lambda: _running(env_api, job_id), 60, "the analysis to start")
+    horse = first.horse_pid()
+    os.kill(first.proc.pid, signal.SIGKILL)  # the worker only, not its horse (own process group)
+    first.proc.wait(timeout=10)
+    from footy.faults import sweep
+
+    assert job_id not in sweep(force=True)["abandoned"]  # the horse is alive: the job is not lost
+    second = workers()
+    done = wait_for(lambda: _status(env_api, job_id)["state"] in ("COMPLETED", "PARTIAL") and
+                    _status(env_api, job_id), 120, "the horse to finish")
+    assert done["error"] is None
+    rq_job = RQJob.fetch(f"footy-analysis-{job_id}-1", connection=get_redis())
+    assert rq_job.retries_left == 1, second.output()  # never retried
+    assert "retrying once" not in second.output()
+    wait_for(lambda: not _alive_pid(horse), 30, "the horse to exit")
+
+
+def _registered(worker):
+    pid = str(worker.proc.pid).encode()
+    wait_for(lambda: any(get_redis().hget(k, "pid") == pid for k in get_redis().smembers("rq:workers")),
+             30, "the worker to register")
+
+
+def _alive_pid(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
