@@ -415,6 +415,10 @@ class TargetFollower:
             rows, cols = linear_sum_assignment(padded)
             matches = {int(r): int(c) for r, c in zip(rows, cols) if c < n_det and cost[r, c] < big}
         target_det = matches.pop(0, None)
+        # back from hiding, the target takes only the detection it fits best itself: a detection
+        # it got because a neighbour took the better one is most likely that neighbour
+        own_choice = target_det is None or not (self.missed or self.occluded) or \
+            int(np.argmin(cost[0])) == target_det
         other_matches = {r - 1: c for r, c in matches.items()}
         claimed = set(other_matches.values()) | ({target_det} if target_det is not None else set())
         new_tracks = [j for j in range(n_det) if j not in claimed]
@@ -457,9 +461,10 @@ class TargetFollower:
             # a merged blob, or a piece of one: not the player's own shape
             consistent = 0.75 * self.size[0] <= w <= 1.35 * self.size[0] and \
                 0.8 * self.size[1] <= h <= 1.25 * self.size[1]
-            trusted = not touching and consistent
+            trusted = not touching and consistent and own_choice
             # brushing past someone: believe where it is, not how it moves
-            placed = not trusted and not shared and consistent and float(_iou_one(det, predicted[None])[0]) >= 0.5
+            placed = not trusted and not shared and consistent and own_choice and \
+                float(_iou_one(det, predicted[None])[0]) >= 0.5
         everyone = np.vstack([predicted[None], others_pred]) if n_oth else predicted[None]
         crowded = set()
         for t, j in other_matches.items():
