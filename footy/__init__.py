@@ -20,6 +20,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True,
                 template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     instance.mkdir(parents=True, exist_ok=True)
+    # "/api/jobs//x" must be a JSON 404, not werkzeug's HTML redirect to a merged path
+    app.url_map.merge_slashes = False
     app.config.from_mapping(footy_config.load(instance))
     if overrides:
         app.config.update({k: v for k, v in overrides.items() if k != "INSTANCE_PATH"})

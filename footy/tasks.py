@@ -108,17 +108,25 @@ def prepare_job(job_id: str) -> None:
 class _ProgressWriter:
     """Writes analysis progress to the job row at most once a second (the web polls it)."""
 
-    def __init__(self, job_id: str):
-        self.job_id, self.last, self.last_percent = job_id, 0.0, -1
+    # analyze_video names its steps; the coach reads these words
+    STEPS = {
+        "tracking": (Step.TRACKING, "Following the player through the video"),
+        "scoring": (Step.SCORING, "Scoring the performance"),
+        "rendering": (Step.RENDERING, "Rendering the spotlight clip and heatmap"),
+        "done": (Step.RENDERING, "Saving the results"),
+    }
 
-    def __call__(self, fraction: float, message: str = "Following the player") -> None:
+    def __init__(self, job_id: str):
+        self.job_id, self.last, self.last_percent, self.last_step = job_id, 0.0, -1, None
+
+    def __call__(self, fraction: float, step_name: str = "tracking") -> None:
         percent = max(0, min(99, int(fraction * 100)))
+        step, message = self.STEPS.get(step_name, (Step.TRACKING, "Following the player through the video"))
         now = time.monotonic()
-        if percent != self.last_percent and (now - self.last >= 1.0 or percent - self.last_percent >= 10):
-            step = Step.RENDERING if "render" in message.lower() else (
-                Step.SCORING if "scor" in message.lower() else Step.TRACKING)
+        changed = step != self.last_step
+        if changed or (percent != self.last_percent and (now - self.last >= 1.0 or percent - self.last_percent >= 10)):
             service.report_progress(self.job_id, step, percent, message)
-            self.last, self.last_percent = now, percent
+            self.last, self.last_percent, self.last_step = now, percent, step
 
 
 def run_analysis(job_id: str, rq_job_id: str | None = None) -> str:
