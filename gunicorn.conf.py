@@ -16,9 +16,10 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "600"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
-# recycle processes now and then (memory from video probing never creeps up)
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
-max_requests_jitter = 100
+# Recycling processes after N requests is off by default: a recycled process gives its requests in
+# flight only graceful_timeout to finish, which would cut a long upload or video stream.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
 # heartbeat files on tmpfs: a slow or network disk must not make the arbiter kill healthy workers
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = "-"
