@@ -277,7 +277,7 @@ class FollowerSettings:
     max_coast_sec: float = 1.2  # follow the predicted box this long without a trusted match
     report_coast_sec: float = 0.8  # ...and report it as visible this long
     gate: float = 0.6  # match radius (box heights) around the prediction while tracking
-    gate_growth_sec: float = 1.5  # extra radius per second without a match
+    gate_growth_sec: float = 1.0  # extra radius per second without a match
     kit_gate: float = 0.62  # max kit distance to accept a match while tracking
     reacquire_kit: float = 0.5  # max kit distance for a lost player to be re-acquired
     reacquire_frames: int = 3  # frames a new track must live before it can be the player
@@ -516,7 +516,11 @@ class TargetFollower:
     def _target_cost(self, predicted: np.ndarray, boxes: np.ndarray, kit_dist: np.ndarray) -> np.ndarray:
         iou = _iou_one(predicted, boxes)
         ph, pw = max(4.0, self.size[1]), max(2.0, self.size[0])
-        d = np.linalg.norm(_centre(boxes) - _centre(predicted), axis=1) / ph
+        # feet height counts double: in the image it is depth, it changes slowly, and a merged
+        # blob's centre is pulled around while its feet stay put
+        dx = (_centre(boxes)[:, 0] - _centre(predicted)[0]) / ph
+        dy = (boxes[:, 3] - predicted[3]) / ph
+        d = np.hypot(dx, 2.0 * dy)
         widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         size_cost = np.abs(np.log(np.maximum(heights, 1) / ph)) + 0.5 * np.abs(np.log(np.maximum(widths, 1) / pw))
         gate = self.s.gate + self.s.gate_growth_sec * self.missed / self.fps
