@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 FIELDS = ["frame_key", "track_id", "time_sec", "bbox", "force", "role", "selections", "frame_time_sec",
           "x", "y", "w", "h"]
@@ -79,6 +79,7 @@ def test_hostile_json_bodies_never_break_a_route(world, data):
        name=st.one_of(st.text(min_size=1, max_size=80), HOSTILE_STRINGS.filter(bool)),
        query=st.dictionaries(st.sampled_from(["download", "limit", "next", "x"]), st.text(max_size=20), max_size=3),
        real_job=st.booleans())
+@example(job_part="/", name="0", query={}, real_job=False)
 def test_hostile_paths_and_queries_never_break_a_get_route(world, job_part, name, query, real_job):
     job_id = world.job_a if real_job else quote(job_part, safe="")
     client = world.app.test_client()
@@ -88,6 +89,8 @@ def test_hostile_paths_and_queries_never_break_a_get_route(world, job_part, name
         res = client.get(url, query_string=query, headers={"Authorization": f"Bearer {world.tokens['A']}"})
         if res.status_code in (200, 206) and ("/frames/" in rule or "/artefacts/" in rule):
             continue  # a real frame or artefact of the owner's job: the file itself
+        if res.status_code == 308 and "//" in res.request.path and res.location.startswith(("/", "http://localhost/")):
+            continue  # "%2F" made "//": werkzeug redirects to the path with single slashes, on footy itself
         _envelope(res, f"GET {url}")
 
 
