@@ -10,7 +10,7 @@ import pytest
 
 from footy import create_app
 from footy.extensions import db as _db
-from footy.models import ApiToken, User, utcnow
+from footy.models import ApiToken, utcnow
 
 from ..conftest import make_token, make_user, run_worker, upload, ApiClient
 
