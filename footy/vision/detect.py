@@ -352,6 +352,10 @@ class PitchDetector:
             return [_part(blob, x0, y0)]
         expected = float(self.sizes.expected((y0 + h) / frame_h)) * frame_h
         pieces = [(blob, y0)]
+        if h > 1.3 * expected and w > 1.3 * self.sizes.aspect * expected:
+            diagonal = self._split_diagonal(blob, x0, y0, frame_h, expected)
+            if diagonal:
+                return diagonal
         if h > 1.5 * expected:
             widths = blob.sum(axis=1).astype(np.float64)
             lo, hi = int(max(1, h - 1.25 * expected)), int(min(h - 1, h - 0.75 * expected))
@@ -382,6 +386,42 @@ class PitchDetector:
             else:
                 out.extend(self._split_at_step(piece, px, py))
         return out
+
+    def _split_diagonal(self, blob: np.ndarray, x0: int, y0: int, frame_h: int, expected: float) -> list[tuple]:
+        """One player behind and beside another: a blob too tall and too wide for one person,
+        its highest pixels (the far player's head) and its lowest (the near player's feet) in
+        different columns. One box hangs from the head, one stands on the feet, each as tall as
+        a player is at its position; the near player's box is complete, the far one's is the
+        expected height below its head (its feet are often hidden)."""
+        h, w = blob.shape
+        has = blob.any(axis=0)
+        tops = np.where(has, blob.argmax(axis=0), h).astype(np.float64)
+        bottoms = np.where(has, h - 1 - blob[::-1].argmax(axis=0), -1).astype(np.float64)
+        tol = max(1.0, 0.12 * expected)
+        top_cols = np.where(tops <= tops.min() + tol)[0]
+        bot_cols = np.where(bottoms >= bottoms.max() - tol)[0]
+        ch, cf = float(np.median(top_cols)), float(np.median(bot_cols))
+        near_h = float(self.sizes.expected((y0 + bottoms.max() + 1) / frame_h)) * frame_h
+        one_w = self.sizes.aspect * near_h
+        if abs(ch - cf) < 0.4 * one_w:
+            return []  # straight above each other: the row cut handles it
+        top = float(tops.min())
+        # the far player's feet: one expected height below its head (expected there, iterated once)
+        far_h = float(self.sizes.expected((y0 + top + expected) / frame_h)) * frame_h
+        far_h = float(self.sizes.expected((y0 + top + far_h) / frame_h)) * frame_h
+        if top + 0.8 * far_h > h or bottoms.max() + 1 - near_h < top + 0.2 * far_h:
+            return []  # the two would be one player
+        far_w = self.sizes.aspect * far_h
+        parts = []
+        for c, bw, by1, by2 in ((ch, far_w, top, min(float(h), top + far_h)),
+                                (cf, one_w, bottoms.max() + 1 - near_h, bottoms.max() + 1)):
+            a, b = int(max(0, round(c - bw / 2))), int(min(w, round(c + bw / 2)))
+            if b - a < 2:
+                return []
+            piece = blob[int(max(0, by1)):int(by2), a:b]
+            fill = float(piece.mean()) if piece.size else 0.0
+            parts.append((x0 + a, y0 + by1, x0 + b, y0 + by2, fill))
+        return parts
 
     @staticmethod
     def _split_at_heads(blob: np.ndarray, x0: int, y0: int, expected_h: float, one_width: float) -> list[tuple]:

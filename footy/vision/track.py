@@ -495,14 +495,15 @@ class TargetFollower:
             self.missed = 0
             return self._point(obs, det, 0.3 + 0.5 * float(obs.confidences[target_det]))
         if target_det is not None:
-            # occluded or crossing: follow the prediction
+            # occluded or crossing: follow the prediction, kept inside the blob the target is in
             det = boxes[target_det]
-            self.box = predicted
+            inside = self._inside_blob(predicted, det)
+            self.box = inside
             self.missed = 0 if self.missed == 0 else self.missed + 1
             self.occluded += 1
             if self.occluded > self._frames(2.0):  # too long in a crowd: treat as missed
                 self.missed += 1
-            return self._point(obs, predicted, 0.5)
+            return self._point(obs, inside, 0.5)
         self.occluded = 0
         self.missed += 1
         self.box = predicted
@@ -512,6 +513,17 @@ class TargetFollower:
         if self.missed <= self._frames(self.s.report_coast_sec) and self._inside(predicted, obs):
             return self._point(obs, predicted, 0.45 * (1 - self.missed / (self._frames(self.s.report_coast_sec) + 1)))
         return self._point(obs, None, 0.0)
+
+    def _inside_blob(self, predicted: np.ndarray, det: np.ndarray) -> np.ndarray:
+        """The part of a merged blob the target is in: the predicted box moved the least to lie
+        inside the blob's box, its feet on the blob's bottom edge when they are near it (the
+        front player's feet are the blob's lowest pixels), its head on the top edge likewise."""
+        box = predicted.copy()
+        w, h = box[2] - box[0], box[3] - box[1]
+        if det[2] - det[0] >= 0.9 * w:
+            shift = max(0.0, det[0] - box[0]) - max(0.0, box[2] - det[2])
+            box[[0, 2]] += shift
+        return box
 
     def _target_cost(self, predicted: np.ndarray, boxes: np.ndarray, kit_dist: np.ndarray) -> np.ndarray:
         iou = _iou_one(predicted, boxes)

@@ -167,3 +167,22 @@ def test_make_detector_specs(tiny_model):
         make_detector("yolo-magic")
     with pytest.raises(ValueError):
         make_detector("onnx:/no/such/model.onnx")
+
+
+def test_a_player_behind_and_beside_another_is_split_in_two():
+    """The far player's head is the blob's top, the near player's feet its bottom: two boxes."""
+    det = PitchDetector()
+    # size model: a player 40 px tall wherever the feet are, 0.42 as wide
+    ys = np.linspace(0.3, 0.9, 20)
+    det.sizes.update(ys, np.full(20, 40 / 360), np.full(20, 17 / 360))
+    det.sizes.update(ys, np.full(20, 40 / 360), np.full(20, 17 / 360))
+    assert det.sizes.ready
+    blob = np.zeros((64, 34), bool)
+    blob[0:40, 16:33] = True   # far player, top right (feet hidden at row 40)
+    blob[24:64, 0:17] = True   # near player, bottom left
+    parts = det._split(blob, 100, 100, 360)
+    assert len(parts) == 2
+    boxes = np.array([p[:4] for p in parts], float)
+    truth = np.array([[116, 100, 133, 140], [100, 124, 117, 164]], float)
+    iou = iou_matrix(truth, boxes)
+    assert iou.max(axis=1).min() >= 0.6
