@@ -283,6 +283,7 @@ class FollowerSettings:
     reacquire_frames: int = 3  # frames a new track must live before it can be the player
     velocity_smoothing: float = 0.7
     others_max_missed_sec: float = 0.6
+    kit_learning: float = 0.1  # share of each trusted sighting in the target's kit model
 
 
 class _Others:
@@ -358,7 +359,8 @@ class TargetFollower:
                  settings: FollowerSettings | None = None):
         self.s = settings or FollowerSettings()
         self.box = np.asarray(box, dtype=np.float64)
-        self.kit = kit
+        self.kit = kit  # as clicked: the cost against everyone
+        self.seen_kit = kit  # as seen since (slowly learned): a second chance at the gate
         self.velocity = np.zeros(2)
         self.size = np.array([self.box[2] - self.box[0], self.box[3] - self.box[1]])
         self.missed = 0
@@ -390,7 +392,9 @@ class TargetFollower:
         cost = np.full((1 + n_oth, n_det), big)
         kit_dist = np.array([kit_distance(self.kit, k) for k in obs.kits]) if n_det else np.empty(0)
         if n_det and not lost:
-            cost[0] = self._target_cost(predicted, boxes, kit_dist)
+            seen_dist = np.array([kit_distance(self.seen_kit, k) for k in obs.kits]) \
+                if self.seen_kit is not self.kit else kit_dist
+            cost[0] = self._target_cost(predicted, boxes, kit_dist, np.minimum(kit_dist, seen_dist))
         if n_det and n_oth:
             iou = _iou_matrix(others_pred, boxes)
             h = np.maximum(4.0, others_pred[:, 3] - others_pred[:, 1])
@@ -484,6 +488,10 @@ class TargetFollower:
             a = min(self.s.velocity_smoothing, 1 - 1 / (self.trusted_count + 1))
             self.velocity = a * self.velocity + (1 - a) * measured
             self.size = 0.6 * self.size + 0.4 * np.array([det[2] - det[0], det[3] - det[1]])
+            seen = obs.kits[target_det]
+            if self.seen_kit is not None and seen is not None:
+                # the kit as seen over time, not on the one frame it was clicked on
+                self.seen_kit = (1 - self.s.kit_learning) * self.seen_kit + self.s.kit_learning * seen
             self.box = det.copy()
             self.missed = 0
             self.occluded = 0
@@ -525,7 +533,8 @@ class TargetFollower:
             box[[0, 2]] += shift
         return box
 
-    def _target_cost(self, predicted: np.ndarray, boxes: np.ndarray, kit_dist: np.ndarray) -> np.ndarray:
+    def _target_cost(self, predicted: np.ndarray, boxes: np.ndarray, kit_dist: np.ndarray,
+                     gate_kit_dist: np.ndarray | None = None) -> np.ndarray:
         iou = _iou_one(predicted, boxes)
         ph, pw = max(4.0, self.size[1]), max(2.0, self.size[0])
         # feet height counts double: in the image it is depth, it changes slowly, and a merged
@@ -536,7 +545,8 @@ class TargetFollower:
         widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         size_cost = np.abs(np.log(np.maximum(heights, 1) / ph)) + 0.5 * np.abs(np.log(np.maximum(widths, 1) / pw))
         gate = self.s.gate + self.s.gate_growth_sec * self.missed / self.fps
-        ok = ((iou >= 0.25) | (d <= gate)) & (kit_dist <= self.s.kit_gate) & (size_cost <= 0.9)
+        gate_kit_dist = kit_dist if gate_kit_dist is None else gate_kit_dist
+        ok = ((iou >= 0.25) | (d <= gate)) & (gate_kit_dist <= self.s.kit_gate) & (size_cost <= 0.9)
         return np.where(ok, (1 - iou) + 0.5 * d + 1.5 * kit_dist + 0.5 * size_cost, 1e6)
 
     def _reacquire(self, last_seen: np.ndarray, kit_dist: np.ndarray, other_matches: dict[int, int]) -> int | None:
