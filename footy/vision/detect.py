@@ -174,7 +174,7 @@ class PitchDetector:
 
     def __init__(self, work_width: int = 640, relearn_every: int = 25, adapt: float = 0.8,
                  min_height_frac: float = 0.025, max_height_frac: float = 0.6,
-                 min_confidence: float = 0.2):
+                 min_confidence: float = 0.2, pitch_every: int = 4):
         self.work_width = work_width
         self.relearn_every = relearn_every
         self.adapt = adapt
@@ -185,6 +185,8 @@ class PitchDetector:
         self._hue_hist: np.ndarray | None = None
         self._frames_seen = 0
         self.last_pitch_mask: np.ndarray | None = None  # at work scale, for callers that want it
+        self.pitch_every = max(1, int(pitch_every))  # the pitch outline moves slowly: refresh it this often
+        self._pitch_age = 0
         self.sizes = PlayerSizeModel()
 
     # -- pitch ---------------------------------------------------------------------------------
@@ -239,8 +241,11 @@ class PitchDetector:
         if self.grass is None:
             return np.empty((0, 4)), np.empty(0)
         grass = self.grass.mask(hsv)
-        pitch = self._pitch_region(grass)
-        self.last_pitch_mask = pitch
+        if self.last_pitch_mask is None or self.last_pitch_mask.shape != grass.shape or \
+                self._pitch_age >= self.pitch_every:
+            self.last_pitch_mask, self._pitch_age = self._pitch_region(grass), 0
+        self._pitch_age += 1
+        pitch = self.last_pitch_mask
         # a player standing at the far touchline sticks out above the grass: grow the pitch upward
         pitch = cv2.dilate(pitch, np.ones((max(3, hgt // 12), 3), np.uint8), anchor=(1, max(3, hgt // 12) - 1))
         foreground = cv2.bitwise_and(cv2.bitwise_not(grass), cv2.bitwise_not(grass), mask=pitch)
