@@ -20,7 +20,7 @@ from trackers import ByteTrackTracker
 
 from .detect import Detector
 from .types import CandidateTrack, TargetTrack, TrackPoint, VideoInfo, VisionError
-from .video import iter_frames, probe
+from .video import iter_frames, keyframe_before, probe
 
 # --------------------------------------------------------------------------------------------
 # Candidate tracks
@@ -598,6 +598,18 @@ class TargetFollower:
 # --------------------------------------------------------------------------------------------
 
 _BACKWARD_CHUNK_SEC = 4.0
+_MAX_BACKWARD_CHUNK_SEC = 12.0
+
+
+def _backward_chunk_start(path, end_sec: float, fps: float, stride: int = 1) -> float:
+    """Where the backward chunk ending at ``end_sec`` starts: at the keyframe before it when that is
+    at most ``_MAX_BACKWARD_CHUNK_SEC`` back (decoding starts there anyway, so each frame is decoded
+    once), else ``_BACKWARD_CHUNK_SEC`` back. Observations are small, so a chunk of a GOP fits."""
+    key = keyframe_before(path, max(0.0, end_sec - 1.5 / fps))
+    # (a keyframe just before the end would make a chunk with no analysed frame in it)
+    if key is not None and end_sec - _MAX_BACKWARD_CHUNK_SEC <= key < end_sec - (stride + 0.5) / fps:
+        return max(0.0, key)
+    return max(0.0, end_sec - _BACKWARD_CHUNK_SEC)
 
 
 @dataclass
@@ -705,7 +717,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     later_grey = start_grey  # the frame just after the chunk, for the motion across the seam
     try:
         while chunk_end_index > 0:
-            chunk_start_sec = max(0.0, chunk_end_index / info.fps - _BACKWARD_CHUNK_SEC)
+            chunk_start_sec = _backward_chunk_start(path, chunk_end_index / info.fps, info.fps, stride)
             observations: list[Observation] = []
             camera = CameraMotion()
             first_grey = last_grey = None

@@ -193,6 +193,29 @@ def _seek(container, stream, time_sec: float) -> None:
         container.seek(0, stream=stream)
 
 
+def keyframe_before(path: str | Path, time_sec: float) -> float | None:
+    """Time of the keyframe a seek to ``time_sec`` lands on (demuxed, nothing decoded); None if unknown."""
+    try:
+        container, stream = _open(path)
+    except VisionError:
+        return None
+    try:
+        if not stream.time_base:
+            return None
+        start = stream.start_time or 0
+        try:
+            container.seek(int(time_sec / stream.time_base) + start, stream=stream, backward=True, any_frame=False)
+            for packet in container.demux(stream):
+                if packet.pts is None:
+                    continue
+                return float((packet.pts - start) * stream.time_base) if packet.is_keyframe else None
+        except (av.error.FFmpegError, ValueError):
+            return None
+        return None
+    finally:
+        container.close()
+
+
 def frame_at(path: str | Path, time_sec: float) -> Frame:
     """The frame shown at ``time_sec``, found by seeking to the keyframe before it."""
     best = None

@@ -132,3 +132,20 @@ def test_writer_output_is_browser_playable_h264(tmp_path):
     assert atoms.index("moov") < atoms.index("mdat"), atoms  # faststart
     info = probe(path)
     assert info.frame_count == 45 and info.fps == pytest.approx(30.0)
+
+
+def test_keyframe_before_is_where_decoding_starts(clip):
+    from footy.vision.track import _backward_chunk_start
+    from footy.vision.video import keyframe_before
+
+    path = clip
+    duration = probe(path).duration_sec
+    for t in (0.0, duration / 2, duration - 0.1):
+        key = keyframe_before(path, t)
+        assert key is not None and 0.0 <= key <= t + 1e-6
+        first = next(iter_frames(path, start_sec=key))
+        assert first.time_sec == pytest.approx(key, abs=0.05)
+    # a backward chunk starts at a keyframe (no frame decoded twice) or a few seconds back
+    start = _backward_chunk_start(path, duration, probe(path).fps, 2)
+    assert 0.0 <= start < duration
+    assert keyframe_before("/nonexistent.mp4", 1.0) is None
