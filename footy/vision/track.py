@@ -9,8 +9,11 @@ a few seconds is decoded forward into observations (no images kept) and then wal
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 
 import cv2
@@ -664,13 +667,25 @@ def _to_source(points: list[TrackPoint], sx: float, sy: float, info: VideoInfo) 
     return out
 
 
+def _detector_copy(detector: Detector) -> Detector | None:
+    """An independent copy of a stateful detector for a second thread, or None if it cannot be copied."""
+    from .detect import PitchDetector
+
+    if isinstance(detector, PitchDetector):
+        return copy.deepcopy(detector)
+    return None
+
+
 def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoInfo | None = None,
-                  progress: Callable[[float], None] | None = None, stride: int = 1) -> TargetTrack:
+                  progress: Callable[[float], None] | None = None, stride: int = 1,
+                  parallel: bool = True) -> TargetTrack:
     """Follow the player confirmed at ``time_sec`` (box ``xyxy``, source pixels) to both ends.
 
     One point per analysed frame (every ``stride``-th), in time order. Forward is streamed;
     backward decodes chunks of a few seconds into observations and walks them in reverse. A video
     that stops decoding part-way keeps what was tracked and sets ``decode_error``.
+    ``parallel``: walk backward on a second thread while forward runs (when the detector can be
+    copied: ``PitchDetector`` can, an ONNX session is not copied and runs the passes in turn).
     """
     info = info or probe(path)
     stride = max(1, int(stride))
@@ -681,74 +696,101 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     size, sx, sy = analysis_scaling(info)
     target = np.asarray(xyxy, dtype=np.float64) / np.array([sx, sy, sx, sy])
 
-    # forward: from the confirmed frame to the end
+    def walk_backward(det: Detector, start_obs: Observation, start_box, kit, start_det, start_index: int,
+                      start_grey, tick: Callable[[], None]) -> tuple[list[TrackPoint], VisionError | None]:
+        """Chunks of a few seconds ending at the confirmed frame, each walked in reverse."""
+        backward: list[TrackPoint] = []
+        follower = _new_follower(start_obs, start_box, kit, start_det, fps_analysed)
+        chunk_end_index = start_index  # frames before this one are still to do
+        later_grey = start_grey  # the frame just after the chunk, for the motion across the seam
+        try:
+            while chunk_end_index > 0:
+                chunk_start_sec = _backward_chunk_start(path, chunk_end_index / info.fps, info.fps, stride)
+                observations: list[Observation] = []
+                camera = CameraMotion()
+                first_grey = last_grey = None
+                for frame in iter_frames(path, start_sec=chunk_start_sec, end_sec=chunk_end_index / info.fps,
+                                         step=stride, size=size):
+                    if frame.index >= chunk_end_index:
+                        break
+                    observations.append(_observe(frame.image, frame.index, frame.time_sec, det, camera))
+                    last_grey = camera.last_grey
+                    if first_grey is None:
+                        first_grey = last_grey
+                if not observations:
+                    break
+                # walking back, the motion from frame k+1 to frame k is the inverse of the forward
+                # motion stored on frame k+1; across the seam it is measured between the chunks
+                if later_grey is not None and last_grey is not None and later_grey[0].shape == last_grey[0].shape:
+                    motion_back = invert_motion(estimate_motion(last_grey[0], later_grey[0], last_grey[1]))
+                else:
+                    motion_back = np.eye(2, 3)
+                for k in range(len(observations) - 1, -1, -1):
+                    backward.append(follower.step(observations[k], motion_back))
+                    motion_back = invert_motion(observations[k].motion)
+                    tick()
+                later_grey = first_grey
+                chunk_end_index = observations[0].frame_index
+                if chunk_start_sec <= 0:
+                    break
+        except VisionError as exc:
+            if exc.code != "VIDEO_DECODE_ERROR":
+                raise
+            return backward, exc
+        return backward, None
+
+    # forward: from the confirmed frame to the end. Once the first frame is decided the backward
+    # walk starts on a thread of its own with a copy of the detector (decoding and OpenCV release
+    # the GIL, so the two passes share the cores); progress is reported from this thread only
     forward: list[TrackPoint] = []
     camera = CameraMotion()
     follower: TargetFollower | None = None
-    start_box, kit = target, None
-    start_index = 0
-    start_grey = None
+    start = None
+    backward_done = [0]
+    pool = future = None
     try:
-        for frame in iter_frames(path, start_sec=max(0.0, time_sec), step=stride, size=size):
-            obs = _observe(frame.image, frame.index, frame.time_sec, detector, camera)
-            if follower is None:
-                kit = kit_descriptor(frame.image, target)
-                start_box, conf, start_det = _snap(obs, target)
-                start_obs = obs
-                follower = _new_follower(obs, start_box, kit, start_det, fps_analysed)
-                start_index, start_grey = obs.frame_index, camera.last_grey
-                forward.append(TargetFollower._point(obs, start_box, conf))
-            else:
-                forward.append(follower.step(obs, obs.motion))
-            prog.tick()
-    except VisionError as exc:
-        if exc.code != "VIDEO_DECODE_ERROR":
-            raise
-        result.decode_error = exc
-    if follower is None:  # nothing decodes from the confirmed frame on
-        if result.decode_error is None:
-            raise VisionError("VIDEO_DECODE_ERROR", f"no frame decodes at {time_sec:.3f}s")
-        return result
-
-    # backward: chunks of a few seconds ending at the confirmed frame, each walked in reverse
-    backward: list[TrackPoint] = []
-    follower = _new_follower(start_obs, start_box, kit, start_det, fps_analysed)
-    chunk_end_index = start_index  # frames before this one are still to do
-    later_grey = start_grey  # the frame just after the chunk, for the motion across the seam
-    try:
-        while chunk_end_index > 0:
-            chunk_start_sec = _backward_chunk_start(path, chunk_end_index / info.fps, info.fps, stride)
-            observations: list[Observation] = []
-            camera = CameraMotion()
-            first_grey = last_grey = None
-            for frame in iter_frames(path, start_sec=chunk_start_sec, end_sec=chunk_end_index / info.fps,
-                                     step=stride, size=size):
-                if frame.index >= chunk_end_index:
-                    break
-                observations.append(_observe(frame.image, frame.index, frame.time_sec, detector, camera))
-                last_grey = camera.last_grey
-                if first_grey is None:
-                    first_grey = last_grey
-            if not observations:
-                break
-            # walking back, the motion from frame k+1 to frame k is the inverse of the forward
-            # motion stored on frame k+1; across the seam it is measured between the chunks
-            if later_grey is not None and last_grey is not None and later_grey[0].shape == last_grey[0].shape:
-                motion_back = invert_motion(estimate_motion(last_grey[0], later_grey[0], last_grey[1]))
-            else:
-                motion_back = np.eye(2, 3)
-            for k in range(len(observations) - 1, -1, -1):
-                backward.append(follower.step(observations[k], motion_back))
-                motion_back = invert_motion(observations[k].motion)
+        try:
+            for frame in iter_frames(path, start_sec=max(0.0, time_sec), step=stride, size=size):
+                obs = _observe(frame.image, frame.index, frame.time_sec, detector, camera)
+                if follower is None:
+                    kit = kit_descriptor(frame.image, target)
+                    start_box, conf, start_det = _snap(obs, target)
+                    follower = _new_follower(obs, start_box, kit, start_det, fps_analysed)
+                    start = (obs, start_box, kit, start_det, obs.frame_index, camera.last_grey)
+                    forward.append(TargetFollower._point(obs, start_box, conf))
+                    twin = _detector_copy(detector) if parallel else None
+                    if twin is not None and obs.frame_index > 0:
+                        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
+                        future = pool.submit(walk_backward, twin, *start,
+                                             lambda: backward_done.__setitem__(0, backward_done[0] + 1))
+                else:
+                    forward.append(follower.step(obs, obs.motion))
+                prog.done = len(forward) + backward_done[0] - 1
                 prog.tick()
-            later_grey = first_grey
-            chunk_end_index = observations[0].frame_index
-            if chunk_start_sec <= 0:
-                break
-    except VisionError as exc:
-        if exc.code != "VIDEO_DECODE_ERROR":
-            raise
-        result.decode_error = result.decode_error or exc
+        except VisionError as exc:
+            if exc.code != "VIDEO_DECODE_ERROR":
+                raise
+            result.decode_error = exc
+        if follower is None:  # nothing decodes from the confirmed frame on
+            if result.decode_error is None:
+                raise VisionError("VIDEO_DECODE_ERROR", f"no frame decodes at {time_sec:.3f}s")
+            return result
+        if future is not None:
+            while True:
+                try:
+                    backward, backward_error = future.result(timeout=0.5)
+                    break
+                except FuturesTimeout:
+                    prog.done = len(forward) + backward_done[0] - 1
+                    prog.tick()
+        else:
+            def tick() -> None:
+                prog.tick()
+            backward, backward_error = walk_backward(detector, *start, tick)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    result.decode_error = result.decode_error or backward_error
 
     result.points = _to_source(list(reversed(backward)) + forward, sx, sy, info)
     if progress is not None:

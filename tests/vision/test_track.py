@@ -94,6 +94,19 @@ def test_follow_target_backward_from_late_in_the_clip(easy):
     assert all(0.0 <= p.confidence <= 1.0 for p in track.points)
 
 
+def test_follow_target_backward_on_a_thread_or_in_turn_gives_the_same_frames(easy):
+    start = 50
+    tracks = {}
+    for parallel in (True, False):
+        progress = []
+        tracks[parallel] = follow_target(easy.path, start / 25.0, easy.truth[start][1], PitchDetector(), stride=2,
+                                         progress=progress.append, parallel=parallel)
+        assert progress and progress[-1] == 1.0 and progress == sorted(progress)
+        assert [p.frame_index for p in tracks[parallel].points] == list(range(0, 100, 2))
+        share, switches, _ = followed(easy, tracks[parallel], 1)
+        assert share >= 0.95 and switches == 0
+
+
 def test_follow_target_reports_not_visible_after_the_player_leaves(tmp_path):
     # the camera pans right, the player jogs slowly: it leaves the frame on the left
     spec = scene_preset("easy", seconds=3.0, width=640, height=360)
