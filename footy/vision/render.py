@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import queue
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import numpy as np
 from .types import TargetTrack, VideoInfo, VisionError
 from .video import H264Writer, i420_planes, iter_frames
 
+_ENCODE_QUEUE = 8  # frames decoded ahead of the encoder (640x360 I420: ~350 KB each)
 SPOTLIGHT_DIM = 0.38          # brightness kept outside the spotlight
 SPOTLIGHT_LOST_DIM = 0.6      # brightness of the whole frame while the player is not visible
 RING_COLOUR = (0, 215, 255)   # BGR amber: visible on grass and on both common kit colours
@@ -191,17 +194,42 @@ def render_spotlight(video_path, track: TargetTrack, out_path, info: VideoInfo, 
     total = max(1, info.frame_count)
     step = max(1, math.ceil(info.fps / SPOTLIGHT_MAX_FPS - 1e-6))  # 50/60 fps sources: every 2nd frame
     with H264Writer(out_path, info.fps / step, width, height, crf=crf, preset=preset) as writer:
+        # the encoder runs on a thread of its own, a few frames behind the decoder (both release
+        # the GIL, so decode+draw and encode share the cores); the queue bounds the memory
+        frames: queue.Queue = queue.Queue(maxsize=_ENCODE_QUEUE)
+        failure: list[BaseException] = []
+
+        def encode() -> None:
+            while True:
+                image = frames.get()
+                if image is None:
+                    return
+                if not failure:
+                    try:
+                        writer.write_i420(image)
+                    except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                        failure.append(exc)
+
+        encoder = threading.Thread(target=encode, name="footy-spotlight-encode", daemon=True)
+        encoder.start()
         try:
             for frame in iter_frames(video_path, size=(width, height), pixel_format="yuv420p", step=step):
+                if failure:
+                    break
                 box, conf = lookup.box_at(frame.index)
                 message = "not visible" if lookup.analysed(frame.index) else "not analysed"
                 draw_spotlight(frame.image, None if box is None else box * scale, conf, frame.time_sec, message)
-                writer.write_i420(frame.image)
+                frames.put(frame.image)
                 if progress and frame.index % 50 == 0:
                     progress(min(1.0, frame.index / total))
         except VisionError as exc:
             if exc.code != "VIDEO_DECODE_ERROR":
                 raise
+        finally:
+            frames.put(None)
+            encoder.join()
+        if failure:
+            raise failure[0]
     if progress:
         progress(1.0)
 
