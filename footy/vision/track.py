@@ -467,7 +467,7 @@ class TargetFollower:
             w, h = det[2] - det[0], det[3] - det[1]
             # a merged blob, or a piece of one: not the player's own shape
             consistent = 0.75 * self.size[0] <= w <= 1.35 * self.size[0] and \
-                0.8 * self.size[1] <= h <= 1.25 * self.size[1]
+                0.8 * self.size[1] <= h <= 1.18 * self.size[1]
             trusted = not touching and consistent and own_choice
             # brushing past someone: believe where it is, not how it moves
             placed = not trusted and not shared and consistent and own_choice and \
