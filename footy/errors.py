@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from .api.envelope import HTTP_CODES, fail, from_job_error
 from .jobs.errors import JobError
+from .storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,15 @@ def register(app) -> None:
         if _wants_json():
             return from_job_error(exc)
         return _page(exc.code, exc.message, exc.http_status)
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(exc: StorageUnavailable):
+        # the object store is down: a frame or an artefact cannot be read now, nothing is lost
+        log.warning("media store unavailable on %s %s: %s", request.method, request.path, exc)
+        message = "The media store cannot be reached right now; try again in a moment"
+        if _wants_json():
+            return fail("STORAGE_UNAVAILABLE", message, 503)
+        return _page("STORAGE_UNAVAILABLE", message, 503)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

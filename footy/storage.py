@@ -35,6 +35,10 @@ class StorageFullError(OSError):
     """The disk (or bucket) refused the write; nothing half-written is left."""
 
 
+class StorageUnavailable(OSError):
+    """The object store refused or could not be reached (credentials, network, missing bucket)."""
+
+
 def validate_key(key: object, job_id: str | None = None) -> str:
     if not isinstance(key, str) or len(key) > 200 or not KEY_RE.match(key) or ".." in key:
         raise StorageKeyError("malformed media key")

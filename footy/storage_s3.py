@@ -38,17 +38,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, redirect, request
 
-from .storage import ARTEFACT_NAMES, StorageKeyError, scratch_file, validate_key
+from .storage import ARTEFACT_NAMES, StorageKeyError, StorageUnavailable, scratch_file, validate_key
 
 MB = 1024 * 1024
 TRANSFER = TransferConfig(multipart_threshold=16 * MB, multipart_chunksize=16 * MB, max_concurrency=4,
                           use_threads=True)
 NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
 SERVE_MODES = ("proxy", "redirect")
-
-
-class StorageUnavailable(OSError):
-    """The object store refused or could not be reached (credentials, network, missing bucket)."""
 
 
 def _not_found(exc: ClientError) -> bool:

@@ -15,7 +15,8 @@ from sqlalchemy.exc import OperationalError
 from ..extensions import db
 from ..models import Job, User, new_id, utcnow
 from ..queue import QueueUnavailable
-from ..storage import Storage, StorageFullError, StorageKeyError, scratch_file, validate_key, video_key
+from ..storage import (Storage, StorageFullError, StorageKeyError, StorageUnavailable, scratch_file, validate_key,
+                       video_key)
 from .errors import JobError
 from .payloads import PlayerPick, TargetSelection, parse_pick, parse_target
 from .states import (BUSY, ENQUEUEABLE, FINISHED, REQUEUEABLE, SELECTABLE, WITH_RESULT, JobStatus, Step,
@@ -137,6 +138,9 @@ def create_job(user: User, upload, storage: Storage, enqueue_prepare) -> Job:
         job.video_key = video_key(job.id, suffix)
         try:
             storage.save_file(job.video_key, tmp)
+        except StorageUnavailable:  # the store refused the whole object: nothing of it exists
+            raise JobError("STORAGE_UNAVAILABLE", "The media store cannot be reached; nothing was saved, "
+                           "try the upload again later", 503) from None
         except (OSError, StorageFullError) as exc:
             _raise_storage_full(exc)
             raise

@@ -8,6 +8,7 @@ Two streamed passes over the video, never more than a few frames in memory:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ class AnalysisOutput:
 
 def default_stride(fps: float) -> int:
     """Analyse every n-th frame so at most ``MAX_ANALYSIS_FPS`` frames per second are analysed."""
-    return max(1, int(round(fps / MAX_ANALYSIS_FPS))) if fps > 0 else 1
+    return max(1, math.ceil(fps / MAX_ANALYSIS_FPS - 1e-9)) if fps > 0 else 1
 
 
 def analyze_video(video_path, time_sec: float, bbox: NormBox, out_dir, detector=None, role: str | None = None,

@@ -248,21 +248,8 @@ def _observe(image: np.ndarray, frame_index: int, time_sec: float, detector: Det
     return Observation(frame_index, time_sec, boxes, conf, kits, motion, image.shape[1], image.shape[0])
 
 
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(1e-9, area_a[:, None] + area_b[None, :] - inter)
-
-
 def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    return _iou_matrix(box[None], boxes)[0] if len(boxes) else np.empty(0)
+    return sv.box_iou_batch(box[None], boxes)[0] if len(boxes) else np.empty(0)
 
 
 def _centre(boxes: np.ndarray) -> np.ndarray:
@@ -399,7 +386,7 @@ class TargetFollower:
                 if self.seen_kit is not self.kit else kit_dist
             cost[0] = self._target_cost(predicted, boxes, kit_dist, np.minimum(kit_dist, seen_dist))
         if n_det and n_oth:
-            iou = _iou_matrix(others_pred, boxes)
+            iou = sv.box_iou_batch(others_pred, boxes)
             h = np.maximum(4.0, others_pred[:, 3] - others_pred[:, 1])
             dist = np.linalg.norm(_centre(others_pred)[:, None] - _centre(boxes)[None], axis=2) / h[:, None]
             ok = (iou >= 0.2) | (dist <= 0.5)

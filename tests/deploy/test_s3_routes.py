@@ -56,3 +56,37 @@ def test_media_routes_on_object_storage(s3_app, clip, tmp_path):
     assert denied.json["error"]["code"] == "JOB_NOT_FOUND"
     missing = coach.get(url.replace("frame_0001", "frame_0009"))
     assert missing.status_code == 404 and missing.json["error"]["code"] == "MEDIA_NOT_FOUND"
+
+
+def test_an_unreachable_store_is_a_503_and_keeps_nothing(s3_app, clip, tmp_path, s3_settings):
+    """The bucket gone (or the store down): the upload is refused with STORAGE_UNAVAILABLE, no job row and no
+    scratch file are left; reading a frame that was stored before answers 503 too, not a 500."""
+    import boto3
+
+    from footy.models import Job
+
+    coach = ApiClient(s3_app.test_client(), make_token(make_user("coach@s3.example")))
+    res = upload(coach, clip)
+    assert res.status_code == 201, res.json
+    run_worker(s3_app, ["previews"])
+    url = coach.get(f"/api/jobs/{res.json['data']['job_id']}").json["data"]["preview_frames"][0]["url"]
+
+    bucket = s3_settings["FOOTY_STORAGE_URL"][5:].split("/")[0]
+    s3 = boto3.client("s3", endpoint_url=s3_settings["FOOTY_S3_ENDPOINT_URL"], region_name="us-east-1",
+                      aws_access_key_id=s3_settings["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=s3_settings["AWS_SECRET_ACCESS_KEY"])
+    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+    s3.delete_bucket(Bucket=bucket)
+
+    refused = upload(coach, clip)
+    assert refused.status_code == 503, refused.json
+    assert refused.json["error"]["code"] == "STORAGE_UNAVAILABLE" and refused.json["data"] is None
+    assert Job.query.count() == 1, "no job row for the refused upload"
+    assert not [p for p in (tmp_path / "scratch").rglob("*") if p.is_file()], "no scratch file left"
+
+    frame = coach.get(url)
+    if s3_app.extensions["footy.storage"].serve == "proxy":
+        assert frame.status_code == 503 and frame.json["error"]["code"] == "STORAGE_UNAVAILABLE", frame.data[:200]
+    else:  # redirect mode asks HEAD first, and S3 answers a HEAD on a missing bucket with a bare 404
+        assert frame.status_code == 404 and frame.json["error"]["code"] == "MEDIA_NOT_FOUND", frame.data[:200]

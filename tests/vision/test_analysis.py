@@ -117,3 +117,6 @@ def test_player_leaving_the_picture_ends_partial_for_low_coverage(tmp_path):
 def test_default_stride_keeps_analysis_at_or_under_the_cap():
     assert default_stride(25.0) >= 1 and default_stride(60.0) >= default_stride(30.0) >= default_stride(25.0)
     assert default_stride(0) == 1
+    for fps in (10, 15, 24, 25, 29.97, 30, 50, 59.94, 60, 120):  # "at most 15 analysed frames a second"
+        assert fps / default_stride(fps) <= 15.0 + 1e-6, fps
+        assert default_stride(fps) == 1 or fps / (default_stride(fps) - 1) > 15.0, fps  # and no coarser

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+import supervision as sv
 from onnx import TensorProto, helper
 
 from footy.vision.detect import OnnxDetector, PitchDetector, make_detector
@@ -12,17 +13,7 @@ from footy.vision.video import iter_frames
 
 
 def iou_matrix(a, b) -> np.ndarray:
-    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(1e-9, area_a[:, None] + area_b[None, :] - inter)
+    return sv.box_iou_batch(np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4))
 
 
 def detection_scores(scene, detector, kits: set[str] | None = None) -> tuple[float, float]:

@@ -1,7 +1,9 @@
 """track.py on generated clips with ground truth: candidate tracks and the followed player."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import supervision as sv
 
 from footy.vision.detect import PitchDetector
 from footy.vision.synthetic import render_scene, scene_preset
@@ -10,11 +12,7 @@ from footy.vision.video import probe
 
 
 def iou(a, b) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    return float(sv.box_iou_batch(np.asarray([a], float), np.asarray([b], float))[0, 0])
 
 
 def followed(scene, track, player_id):
