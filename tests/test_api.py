@@ -187,8 +187,23 @@ def test_legacy_selections_form_on_every_alias(api, prepared_job, route):
     assert res.status_code == 200, res.json
     target = res.json["data"]["target"]
     assert target["confirmed"] is True and target["frame_key"] == frame["frame_key"]
-    assert target["selections"][0]["frame_time_sec"] == frame["time_sec"]
+    assert target["selections"] == [{"frame_time_sec": frame["time_sec"], "frame_key": frame["frame_key"],
+                                     "bbox": track["bbox"]}]
     assert res.json["data"]["status"] == "READY_TO_ENQUEUE"
+
+
+def test_legacy_selections_are_all_kept_and_the_last_is_the_target(api, prepared_job):
+    job_id = prepared_job["job_id"]
+    frame, track = pick(prepared_job)
+    api.post(f"/api/jobs/{job_id}/pick-player", json={"frame_key": frame["frame_key"], "track_id": track["track_id"]})
+    first = {"frame_time_sec": 0.5, "x": 0.0, "y": 0.0, "w": 0.1, "h": 0.1}  # a first try the coach corrected
+    final = {"frame_time_sec": frame["time_sec"], "frame_key": frame["frame_key"], **track["bbox"]}
+    res = api.post(f"/api/jobs/{job_id}/selection", json={"selections": [first, final]})
+    assert res.status_code == 200, res.json
+    target = res.json["data"]["target"]
+    assert target["bbox"] == track["bbox"] and target["frame_key"] == frame["frame_key"]
+    assert [s["bbox"] for s in target["selections"]] == [{"x": 0.0, "y": 0.0, "w": 0.1, "h": 0.1}, track["bbox"]]
+    assert target["selections"][0]["frame_time_sec"] == 0.5
 
 
 def test_target_before_player_waits_for_player(api, prepared_job):
@@ -212,6 +227,13 @@ def test_target_before_player_waits_for_player(api, prepared_job):
     ({"time_sec": 1.0, "bbox": {"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}, "role": "striker"}, "role"),
     ({"selections": []}, "selections"),
     ({"selections": [{"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}]}, "selections[0].frame_time_sec"),
+    ({"selections": [{"frame_time_sec": None, "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}]},
+     "selections[0].frame_time_sec"),
+    ({"selections": [{"frame_time_sec": "soon", "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}]},
+     "selections[0].frame_time_sec"),
+    ({"selections": [{"frame_time_sec": 1.0, "x": "a", "y": 0.1, "w": 0.2, "h": 0.2},
+                     {"frame_time_sec": 1.0, "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}]}, "selections[0].x"),
+    ({"selections": ["box"]}, "selections[0]"),
 ])
 def test_target_payload_errors_name_the_field(api, prepared_job, payload, field):
     res = api.post(f"/api/jobs/{prepared_job['job_id']}/target", data=__import__("json").dumps(payload,
@@ -272,6 +294,35 @@ def test_two_concurrent_clicks_start_one_analysis(app, api, prepared_job):
     assert sorted(answers) == [202, 409, 409, 409]
     assert get_queue("analysis").count == 1
     assert api.get(f"/api/jobs/{job_id}").json["data"]["attempts"] == 1
+
+
+def test_a_pick_racing_an_enqueue_never_undoes_it(app, api, prepared_job):
+    """Another connection moves the job to QUEUED and holds its transaction open while a pick-player
+    arrives: the pick must wait and then see QUEUED (409), not write its stale state over the enqueue."""
+    from sqlalchemy import text
+
+    from footy.extensions import db
+
+    confirmed(api, prepared_job)
+    job_id = prepared_job["job_id"]
+    frame, track = pick(prepared_job)
+    answers = []
+
+    def pick_player():
+        answers.append(app.test_client().post(f"/api/jobs/{job_id}/pick-player", headers=api.headers, json={
+            "frame_key": frame["frame_key"], "track_id": track["track_id"]}))
+
+    with db.engine.connect() as other:
+        other.execute(text("UPDATE jobs SET status = 'QUEUED' WHERE id = :id"), {"id": job_id})  # row locked
+        thread = threading.Thread(target=pick_player)
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive(), "the pick must wait for the other transaction"
+        other.commit()
+    thread.join(30)
+    assert envelope_error(answers[0], 409, "ALREADY_QUEUED")
+    db.session.expire_all()
+    assert api.get(f"/api/jobs/{job_id}").json["data"]["status"] == "QUEUED"
 
 
 def test_selection_is_frozen_while_queued(api, prepared_job):

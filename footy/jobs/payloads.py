@@ -22,6 +22,7 @@ class TargetSelection:
     bbox: dict  # {x, y, w, h}, fractions of the frame
     force: bool
     role: str | None
+    selections: list[dict] | None = None  # seed 002's form: every selection sent, the last is the target
 
 
 def _obj(payload, field: str = "body") -> dict:
@@ -106,30 +107,35 @@ def parse_role(value) -> str | None:
     return value
 
 
+def _legacy_selection(raw, prefix: str) -> dict:
+    """One of seed 002's ``selections``: ``{frame_time_sec, frame_key?, x, y, w, h}``."""
+    sel = _obj(raw, prefix)
+    frame_key = sel.get("frame_key")
+    if frame_key is not None:
+        frame_key = _str(frame_key, f"{prefix}.frame_key")
+    time_sec = sel.get("frame_time_sec")
+    if time_sec is None and frame_key is None:
+        raise invalid_payload(f"{prefix}.frame_time_sec", "is required when frame_key is absent")
+    if time_sec is not None:
+        time_sec = _num(time_sec, f"{prefix}.frame_time_sec", 0.0, 1e7)
+    bbox = parse_bbox({k: sel.get(k) for k in ("x", "y", "w", "h")}, prefix)
+    return {"frame_time_sec": time_sec, "frame_key": frame_key, "bbox": bbox}
+
+
 def parse_target(payload) -> TargetSelection:
     """Seed 001's ``{frame_key, time_sec, bbox, force?}`` or seed 002's ``{selections: [...]}``."""
     payload = _obj(payload)
     force = _bool(payload.get("force", False), "force")
     role = parse_role(payload.get("role"))
     if "selections" in payload:
-        selections = payload["selections"]
-        if not isinstance(selections, list) or not selections:
+        raw = payload["selections"]
+        if not isinstance(raw, list) or not raw:
             raise invalid_payload("selections", "must be a non-empty list")
-        if len(selections) > 100:
+        if len(raw) > 100:
             raise invalid_payload("selections", "at most 100 selections")
-        # the last selection is the one the coach settled on
-        sel = _obj(selections[-1], f"selections[{len(selections) - 1}]")
-        prefix = f"selections[{len(selections) - 1}]"
-        frame_key = sel.get("frame_key")
-        if frame_key is not None:
-            frame_key = _str(frame_key, f"{prefix}.frame_key")
-        if "frame_time_sec" not in sel and frame_key is None:
-            raise invalid_payload(f"{prefix}.frame_time_sec", "is required when frame_key is absent")
-        time_sec = None
-        if sel.get("frame_time_sec") is not None:
-            time_sec = _num(sel["frame_time_sec"], f"{prefix}.frame_time_sec", 0.0, 1e7)
-        bbox = parse_bbox({k: sel.get(k) for k in ("x", "y", "w", "h")}, prefix)
-        return TargetSelection(frame_key, time_sec, bbox, force, role)
+        selections = [_legacy_selection(sel, f"selections[{i}]") for i, sel in enumerate(raw)]
+        last = selections[-1]  # the box the coach settled on is the target
+        return TargetSelection(last["frame_key"], last["frame_time_sec"], last["bbox"], force, role, selections)
     frame_key = payload.get("frame_key")
     if frame_key is not None:
         frame_key = _str(frame_key, "frame_key")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import redis
-from sqlalchemy import or_, update
+from sqlalchemy import or_, text, update
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
@@ -64,9 +64,21 @@ def list_jobs(user: User | None, limit: int = 200) -> list[Job]:
     return list(db.session.scalars(visible_jobs(user).limit(limit)))
 
 
-def get_job(user: User | None, job_id: str) -> Job:
-    """The job, if this user may see it; another coach's job does not exist for them."""
-    job = db.session.get(Job, job_id) if isinstance(job_id, str) and len(job_id) <= 64 else None
+def get_job(user: User | None, job_id: str, for_update: bool = False) -> Job:
+    """The job, if this user may see it; another coach's job does not exist for them.
+
+    ``for_update`` locks the row until commit, so a read-modify-write of the selections cannot undo
+    a concurrent enqueue's state change: SELECT ... FOR UPDATE on PostgreSQL; on SQLite, which has no
+    row locks, a no-op write first takes the database's write lock, and the read after it is current.
+    """
+    job = None
+    if isinstance(job_id, str) and len(job_id) <= 64:
+        if for_update:
+            if db.session.get_bind().dialect.name == "sqlite":
+                db.session.execute(text("UPDATE jobs SET id = id WHERE id = :id"), {"id": job_id})
+            job = db.session.get(Job, job_id, with_for_update=True, populate_existing=True)
+        else:
+            job = db.session.get(Job, job_id)
     if job is None or (user is not None and not user.is_admin and job.user_id != user.id):
         raise JobError("JOB_NOT_FOUND", "Job not found", 404, job_id=str(job_id)[:64])
     if user is None:  # anonymous callers never reach a job; the routes require sign-in first
@@ -211,7 +223,7 @@ def _track_on_frame(frame: dict, track_id: int) -> dict | None:
 def pick_player(user: User, job_id: str, payload, draft_target: bool = True) -> Job:
     """Seed 001 pick-player (draft target from the track) or seed 002 select-track (target reset)."""
     pick: PlayerPick = parse_pick(payload)
-    job = get_job(user, job_id)
+    job = get_job(user, job_id, for_update=True)
     _require_selectable(job)
     frame = find_frame(job, pick.frame_key)
     track = _track_on_frame(frame, pick.track_id)
@@ -236,7 +248,8 @@ def pick_player(user: User, job_id: str, payload, draft_target: bool = True) -> 
 
 
 def _selection(frame_key: str | None, time_sec: float, bbox: dict) -> dict:
-    return {"frame_time_sec": time_sec, "frame_key": frame_key, **bbox}
+    """One entry of ``target.selections`` as seed 002 stores it."""
+    return {"frame_time_sec": time_sec, "frame_key": frame_key, "bbox": bbox}
 
 
 def iou(a: dict, b: dict) -> float:
@@ -252,7 +265,7 @@ def iou(a: dict, b: dict) -> float:
 def confirm_target(user: User, job_id: str, payload) -> Job:
     """Seed 001 target confirmation with IoU coherence; seed 002's legacy selections form too."""
     sel: TargetSelection = parse_target(payload)
-    job = get_job(user, job_id)
+    job = get_job(user, job_id, for_update=True)
     _require_selectable(job)
     frame = find_frame(job, sel.frame_key) if sel.frame_key is not None else _frame_near(job, sel.time_sec)
     time_sec = frame["time_sec"] if frame else sel.time_sec
@@ -276,7 +289,7 @@ def confirm_target(user: User, job_id: str, payload) -> Job:
     frame_key = frame["frame_key"] if frame else None
     job.target = {"confirmed": True, "frame_key": frame_key, "time_sec": time_sec, "bbox": sel.bbox,
                   "forced": sel.force, "source": "coach", "confirmed_at": utcnow().isoformat() + "Z",
-                  "selections": [_selection(frame_key, time_sec, sel.bbox)]}
+                  "selections": [*(sel.selections or [])[:-1], _selection(frame_key, time_sec, sel.bbox)]}
     if sel.role is not None:
         job.role = sel.role
     if "player_ref" in readiness(job):
