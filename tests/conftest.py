@@ -6,6 +6,7 @@ The database is SQLite in a temporary folder unless FOOTY_TEST_DATABASE_URL name
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -36,6 +37,14 @@ def clip(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("clips") / "match.mp4"
     render_scene(default_scene(n_players=6, seconds=4.0, seed=3), path)
     return path
+
+
+def own_app(folder: Path, redis_url: str, **overrides):
+    """A footy of a test's own: SQLite, instance and media in ``folder``, its own RQ queues."""
+    return create_app({"INSTANCE_PATH": str(folder / "instance"), "TESTING": True, "SECRET_KEY": "test-secret",
+                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'footy.db'}", "REDIS_URL": redis_url,
+                       "FOOTY_MEDIA_DIR": str(folder / "media"), "FOOTY_PREVIEW_FRAMES": 3,
+                       "FOOTY_QUEUE_PREFIX": f"t-{uuid.uuid4().hex[:8]}", **overrides})
 
 
 def _database_url(instance: Path) -> str:
@@ -125,6 +134,18 @@ def run_worker(app, queues=("previews", "analysis")) -> None:
     with app.app_context():
         worker = SimpleWorker(queue_names(list(queues)), connection=get_redis())
         worker.work(burst=True, with_scheduler=False)
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
 
 
 def upload(api, path: Path, name: str = "match.mp4"):

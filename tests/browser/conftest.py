@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -150,13 +149,3 @@ def long_clip(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("browser-clips") / "cup-final.mp4"
     render_scene(default_scene(n_players=6, seconds=10.0, seed=3), path)
     return path
-
-
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

@@ -11,7 +11,8 @@ from footy.extensions import db
 from footy.models import Job
 from footy.queue import get_queue
 
-from .conftest import sign_in, wait_until
+from ..conftest import wait_for
+from .conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -189,7 +190,7 @@ def test_upload_pick_confirm_start_and_result_by_clicks(app, live_server, worker
             shot(page, "09-analysing")
         return False
 
-    wait_until(progressed, timeout=120, interval=0.25, message="the result page")
+    wait_for(progressed, 120, "the result page", interval=0.25)
     assert len(seen - {"shot"}) >= 2, f"the progress moved while the page was open: {seen}"
 
     # --- the result

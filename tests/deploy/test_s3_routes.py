@@ -4,22 +4,18 @@ the bucket, the worker reads it back from there, and the routes check the coach 
 from __future__ import annotations
 
 import urllib.request
-import uuid
 
 import pytest
 
-from footy import create_app
 from footy.extensions import db
 
-from ..conftest import ApiClient, make_token, make_user, run_worker, upload
+from ..conftest import ApiClient, make_token, make_user, own_app, run_worker, upload
 
 
 @pytest.fixture(params=["proxy", "redirect"])
 def s3_app(request, tmp_path, redis_server, s3_settings):
-    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True, "SECRET_KEY": "s3-routes",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'footy.db'}", "REDIS_URL": redis_server,
-                      "FOOTY_MEDIA_DIR": str(tmp_path / "scratch"), "FOOTY_QUEUE_PREFIX": f"s3r-{uuid.uuid4().hex[:8]}",
-                      "FOOTY_PREVIEW_FRAMES": 2, **s3_settings, "FOOTY_S3_SERVE": request.param})
+    app = own_app(tmp_path, redis_server, FOOTY_MEDIA_DIR=str(tmp_path / "scratch"), FOOTY_PREVIEW_FRAMES=2,
+                  **{**s3_settings, "FOOTY_S3_SERVE": request.param})
     with app.app_context():
         db.create_all()
         yield app

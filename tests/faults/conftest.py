@@ -15,7 +15,7 @@ import pytest
 from footy import create_app
 from footy.extensions import db as _db
 
-from ..conftest import ApiClient, make_token, make_user
+from ..conftest import ApiClient, make_token, make_user, wait_for  # noqa: F401 (wait_for: for the tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"FOOTY_WORKER_TTL": "20", "FOOTY_JOB_MONITORING_INTERVAL": "1", "FOOTY_SWEEP_INTERVAL": "1",
@@ -131,13 +131,3 @@ def workers(env_app, tmp_path):
     yield start
     for worker in started:
         worker.stop()
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

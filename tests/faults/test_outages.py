@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from footy import create_app
 from footy.extensions import db as _db
 from footy.jobs import service
 from footy.jobs.states import JobStatus, Step
 from footy.models import Job
 from footy.queue import embedded_redis_server, stop_embedded_redis
 
-from ..conftest import ApiClient, make_token, make_user, run_worker, upload
+from ..conftest import ApiClient, make_token, make_user, own_app, run_worker, upload
 from ..test_api import confirmed
 
 
@@ -42,10 +41,7 @@ def own_redis():
 
 @pytest.fixture
 def redis_app(tmp_path, own_redis):
-    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True, "SECRET_KEY": "t",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'footy.db'}", "REDIS_URL": own_redis[1],
-                      "FOOTY_MEDIA_DIR": str(tmp_path / "media"), "FOOTY_QUEUE_PREFIX": "rd",
-                      "FOOTY_PREVIEW_FRAMES": 3})
+    app = own_app(tmp_path, own_redis[1], FOOTY_QUEUE_PREFIX="rd")
     with app.app_context():
         _db.create_all()
         yield app
@@ -259,9 +255,7 @@ def tiny_disk(tmp_path):
 
 
 def test_disk_full_while_saving_an_upload_leaves_no_file_and_no_job(tmp_path, redis_server, tiny_disk, clip):
-    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True, "SECRET_KEY": "t",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'footy.db'}", "REDIS_URL": redis_server,
-                      "FOOTY_MEDIA_DIR": str(tiny_disk), "FOOTY_QUEUE_PREFIX": f"df-{uuid.uuid4().hex[:6]}"})
+    app = own_app(tmp_path, redis_server, FOOTY_MEDIA_DIR=str(tiny_disk), FOOTY_PREVIEW_FRAMES=8)
     with app.app_context():
         _db.create_all()
         api = ApiClient(app.test_client(), make_token(make_user("coach@example.com")))

@@ -3,16 +3,14 @@ admin, live and revoked API tokens, and clients signed in through the real sign-
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 
 import pytest
 
-from footy import create_app
 from footy.extensions import db as _db
 from footy.models import ApiToken, utcnow
 
-from ..conftest import make_token, make_user, run_worker, upload, ApiClient
+from ..conftest import ApiClient, make_token, make_user, own_app, run_worker, upload
 
 PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'(?:name="csrf_token"[^>]*value="([^"]+)"|name="csrf-token" content="([^"]+)")')
@@ -63,10 +61,7 @@ def _analysed_job(app, api, clip) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, redis_server, clip):
     tmp = tmp_path_factory.mktemp("security")
-    app = create_app({"INSTANCE_PATH": str(tmp / "instance"), "TESTING": True, "SECRET_KEY": "test-secret",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'footy.db'}", "REDIS_URL": redis_server,
-                      "FOOTY_MEDIA_DIR": str(tmp / "media"), "FOOTY_PREVIEW_FRAMES": 3,
-                      "FOOTY_QUEUE_PREFIX": f"sec-{uuid.uuid4().hex[:8]}"})
+    app = own_app(tmp, redis_server)
     with app.app_context():
         _db.create_all()
         a, b = make_user("a@example.com"), make_user("b@example.com")

@@ -11,17 +11,14 @@ from footy import create_app
 from footy.extensions import db as _db
 from footy.models import ApiToken, Job, User
 
-from ..conftest import ApiClient, make_token, make_user, upload
+from ..conftest import ApiClient, make_token, make_user, own_app, upload
 from .conftest import PASSWORD, csrf_from, sign_in
 
 
 @pytest.fixture
 def fresh(tmp_path, redis_server):
     """A footy of this test's own (its own throttle counters, its own database)."""
-    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True, "SECRET_KEY": "s",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'footy.db'}", "REDIS_URL": redis_server,
-                      "FOOTY_MEDIA_DIR": str(tmp_path / "media"), "MAX_UPLOAD_MB": 1,
-                      "FOOTY_QUEUE_PREFIX": f"auth-{uuid.uuid4().hex[:8]}"})
+    app = own_app(tmp_path, redis_server, MAX_UPLOAD_MB=1)
     with app.app_context():
         _db.create_all()
         make_user("a@example.com")
