@@ -94,14 +94,20 @@ def test_hostile_paths_and_queries_never_break_a_get_route(world, job_part, name
         _envelope(res, f"GET {url}")
 
 
+FRAME_KEYS = st.one_of(HOSTILE_STRINGS, st.just("jobs/%s/frames/frame_0001.jpg"))
+# a box that passes the bbox checks, so the values next to it (frame_time_sec, frame_key) are reached
+VALID_BBOX = st.fixed_dictionaries({"x": st.floats(0, 0.5), "y": st.floats(0, 0.5), "w": st.floats(0.01, 0.5),
+                                    "h": st.floats(0.01, 0.5)})
+SELECTION = st.tuples(st.one_of(VALID_BBOX, BBOX), st.fixed_dictionaries(
+    {}, optional={"frame_time_sec": st.one_of(SCALARS, st.floats(0, 30)), "frame_key": FRAME_KEYS})
+).map(lambda parts: {**parts[0], **parts[1]})
 TARGETED = st.fixed_dictionaries(
-    {"frame_key": st.one_of(HOSTILE_STRINGS, st.just("jobs/%s/frames/frame_0001.jpg")),
-     "bbox": st.one_of(BBOX, JSON)},
+    {"frame_key": FRAME_KEYS, "bbox": st.one_of(VALID_BBOX, BBOX, JSON)},
     optional={"time_sec": NUMBERS, "track_id": NUMBERS, "force": SCALARS, "role": SCALARS,
-              "selections": st.lists(st.one_of(BBOX.map(lambda b: {**b, "frame_time_sec": 1.0}), JSON), max_size=3)})
+              "selections": st.lists(st.one_of(SELECTION, JSON), max_size=3)})
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_well_shaped_payloads_with_hostile_values_never_break_a_route(world, data):
     """Past the shape checks, into the value checks: numbers too big for a float, NaN, traversal keys."""
