@@ -38,13 +38,13 @@ run: db
 	$(BIN)/flask footy ensure-admin
 	$(BIN)/flask footy serve --port $(PORT)
 
-# The production shape on one machine: the Procfile through honcho. `release` (migrations) first,
-# then gunicorn (web) and RQ workers; WORKERS=3 make honcho runs three worker processes.
+# The production shape on one machine: every Procfile process through honcho (release migrates, then
+# idles so honcho keeps web and workers up); WORKERS=3 make honcho runs three worker processes.
 WORKERS ?= 1
 honcho: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start release
+	$(BIN)/flask footy release
 	$(BIN)/flask footy ensure-admin
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -p $(PORT) -c worker=$(WORKERS) web worker
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -p $(PORT) -c worker=$(WORKERS)
 
 test: install-dev browser
 	mkdir -p $(FOOTY_SCREENSHOTS)

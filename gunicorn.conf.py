@@ -32,3 +32,17 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 if os.environ.get("GUNICORN_CONTROL_SOCKET"):
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+
+
+def on_starting(server):
+    """`honcho start` runs release, web and worker at once: serve only once release has migrated."""
+    if not os.environ.get("HONCHO_PROCESS_NAME"):
+        return  # a platform runs the release phase before it starts web
+    from footy import create_app
+    from footy.cli import _wait_for_schema
+    from footy.extensions import db
+
+    app = create_app()
+    with app.app_context():
+        _wait_for_schema()
+        db.engine.dispose()  # no connection of the master's may leak into the forked workers

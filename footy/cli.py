@@ -131,6 +131,7 @@ def worker_command(queues: str, burst: bool, scheduler: bool):
     from .queue import get_redis, queue_names
 
     names = queue_names([q.strip() for q in queues.split(",") if q.strip()])
+    _wait_for_schema()
     worker = make_worker(names, get_redis())  # retries lost jobs once, marks the rest WORKER_LOST, sweeps
     worker.work(burst=burst, with_scheduler=scheduler)
 
@@ -157,6 +158,59 @@ def redis_command(action: str):
         click.echo("stopped" if stop_embedded_redis(current_app.instance_path) else "not running")
     else:
         click.echo("unix://" + embedded_redis_server(current_app.instance_path))
+
+
+def _schema_ready() -> bool:
+    from sqlalchemy import inspect
+
+    from .extensions import db
+
+    try:
+        return inspect(db.engine).has_table("jobs")
+    except Exception:  # the database is not reachable yet: not ready
+        return False
+
+
+def _wait_for_schema(timeout: float = 120.0) -> None:
+    """Started beside `release` (honcho starts every process at once), wait for its migrations.
+
+    Also used by gunicorn.conf.py's ``on_starting`` under honcho."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    waited = False
+    while not _schema_ready():
+        if time.monotonic() > deadline:
+            raise click.ClickException("the database has no schema: run `flask --app wsgi db upgrade` (release)")
+        if not waited:
+            click.echo("waiting for the database schema (the release process migrates it)")
+            waited = True
+        time.sleep(0.5)
+
+
+@footy_cli.command("release")
+def release_command():
+    """The Procfile's release phase: apply the migrations, then exit.
+
+    Under honcho (`honcho start` runs every Procfile process at once) it stays up after migrating,
+    because honcho stops all processes as soon as one exits; a platform's release phase has no
+    honcho and exits as usual.
+    """
+    import signal
+
+    from flask_migrate import upgrade
+
+    upgrade()
+    click.echo("release: the database schema is up to date")
+    if not os.environ.get("HONCHO_PROCESS_NAME"):
+        return
+    click.echo("release: started by honcho beside web and worker; idle until they stop")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
 
 
 @footy_cli.command("init-db")

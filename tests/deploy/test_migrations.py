@@ -116,6 +116,6 @@ def test_make_run_upgrades_through_init_db(tmp_path):
 
 
 def test_the_procfile_declares_web_worker_and_release():
-    assert procfile_command("release") == ["flask", "--app", "wsgi", "db", "upgrade"]
+    assert procfile_command("release") == ["flask", "--app", "wsgi", "footy", "release"]
     assert procfile_command("web")[:3] == ["gunicorn", "-c", "gunicorn.conf.py"]
     assert procfile_command("worker")[:5] == ["flask", "--app", "wsgi", "footy", "worker"]

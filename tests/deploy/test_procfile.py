@@ -1,6 +1,7 @@
-"""The Procfile for real: honcho (the Python Procfile runner) starts `web` (gunicorn with
-gunicorn.conf.py) and `worker` as a platform would, after `release`; the web answers with footy's
-envelope and the worker registers on footy's queues; SIGTERM stops everything."""
+"""The Procfile for real: `honcho start` (the Python Procfile runner) starts `release`, `web` (gunicorn
+with gunicorn.conf.py) and `worker` at once; release migrates and stays up, web and worker wait for its
+schema; the web answers with footy's envelope and the worker registers on footy's queues; SIGTERM stops
+everything."""
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ from footy import create_app
 from footy.extensions import db
 
 from ..conftest import make_token, make_user
-from .conftest import BIN, ROOT, free_port, process_env, run_process, stop, wait_for
+from .conftest import BIN, ROOT, free_port, process_env, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -63,14 +64,16 @@ def test_honcho_starts_web_and_worker_from_the_procfile(tmp_path, redis_server, 
     env = process_env(DATABASE_URL=f"sqlite:///{tmp_path / 'footy.db'}", REDIS_URL=redis_server,
                       SECRET_KEY="honcho-test", FOOTY_MEDIA_DIR=tmp_path / "media", FOOTY_QUEUE_PREFIX=prefix,
                       WEB_CONCURRENCY=2, GUNICORN_THREADS=2)
-    run_process("release", env)
-    token = coach_token(env["DATABASE_URL"], tmp_path)
     log = open(tmp_path / "honcho.log", "w")
+    # `honcho start` as a newcomer types it: every Procfile process at once on an empty database.
     # -e: no .env from the checkout; -p: the port honcho hands to `web` as PORT
-    honcho = subprocess.Popen([str(BIN / "honcho"), "-e", str(tmp_path / "none.env"), "start", "-p", str(port),
-                               "web", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    honcho = subprocess.Popen([str(BIN / "honcho"), "-e", str(tmp_path / "none.env"), "start", "-p", str(port)],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
+        wait_for(lambda: "release: started by honcho" in (tmp_path / "honcho.log").read_text(), 60,
+                 "release to migrate and stay up")
+        token = coach_token(env["DATABASE_URL"], tmp_path)
+
         def web_up():
             assert honcho.poll() is None, "honcho stopped: " + (tmp_path / "honcho.log").read_text()[-3000:]
             return get(f"http://127.0.0.1:{port}/api/jobs")[0] is not None
@@ -110,6 +113,7 @@ def test_honcho_starts_web_and_worker_from_the_procfile(tmp_path, redis_server, 
             log.close()
     text = (tmp_path / "honcho.log").read_text()
     assert "sending SIGTERM to web.1" in text and "sending SIGTERM to worker.1" in text
+    assert "Running upgrade  -> " in text and "sending SIGTERM to release.1" in text, "release ran, then idled"
     assert "warm shut down requested" in text and "Shutting down: Master" in text
     assert get(f"http://127.0.0.1:{port}/api/jobs")[0] is None, "the web process is gone"
     redis = Redis.from_url(redis_server)
