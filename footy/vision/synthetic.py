@@ -2,7 +2,9 @@
 
 A green pitch (optionally striped, with white lines), players drawn as kit-coloured bodies that
 move smoothly, an optional camera pan and zoom, optional stands and advertising boards above the
-pitch, perspective (far players smaller), referees. Every player's true box on every frame is
+pitch, perspective (far players smaller), referees, optional shot cuts (a few seconds of a
+close-up or a crowd shot, then back to the wide camera, possibly panned elsewhere: no player has a
+true box while the wide camera is off air). Every player's true box on every frame is
 returned. ``scene_preset`` builds the named scenes the accuracy benchmark and tests use.
 """
 from __future__ import annotations
@@ -42,6 +44,28 @@ class PlayerSpec:
 
 
 @dataclass
+class ShotCut:
+    """The director cuts away from the wide camera for a while, then back to it.
+
+    ``kind``: ``"closeup"`` (a strongly zoomed shot around player ``around``: bodies ``zoom``
+    times taller than on the wide shot, seen from low, blurred crowd behind the upper bodies, a
+    little grass) or ``"crowd"`` (stands only, no pitch). The players go on moving meanwhile and
+    the ground truth has no box for anyone. ``pan_after``: world pixels the wide camera has moved
+    (to the right) when it comes back, on top of its own pan.
+    """
+
+    start_sec: float
+    duration_sec: float
+    kind: str = "closeup"
+    around: int | None = None  # player id the close-up frames (None: the first player)
+    zoom: float = 4.0
+    pan_after: float = 0.0
+
+    def covers(self, t: float) -> bool:
+        return self.start_sec <= t < self.start_sec + self.duration_sec
+
+
+@dataclass
 class SceneSpec:
     width: int = 640
     height: int = 360
@@ -58,6 +82,7 @@ class SceneSpec:
     perspective: float = 0.0  # players at the top of the pitch are this much smaller
     grass: tuple[int, int, int] = (50, 140, 60)  # BGR
     focus_players: tuple[int, ...] = ()  # players a benchmark should follow (ids)
+    cuts: list[ShotCut] = field(default_factory=list)  # shot cuts away from the wide camera
 
 
 @dataclass
@@ -85,6 +110,21 @@ def default_scene(n_players: int = 6, seconds: float = 4.0, seed: int = 0, **kwa
                                   height=spec.height * rng.uniform(0.14, 0.18)))
     spec.players = players
     return spec
+
+
+def _cut_offset(spec: SceneSpec, frame_index: int) -> float:
+    """How far the wide camera has moved during the cuts that ended before this frame."""
+    t = frame_index / spec.fps
+    return float(sum(c.pan_after for c in spec.cuts if c.start_sec + c.duration_sec <= t))
+
+
+def _cut_at(spec: SceneSpec, frame_index: int) -> ShotCut | None:
+    t = frame_index / spec.fps
+    return next((c for c in spec.cuts if c.covers(t)), None)
+
+
+def _world_width(spec: SceneSpec) -> float:
+    return spec.width + spec.pan_px_per_frame * spec.seconds * spec.fps + sum(max(0.0, c.pan_after) for c in spec.cuts)
 
 
 def _pitch_top(spec: SceneSpec) -> int:
@@ -136,7 +176,7 @@ def player_box(p: PlayerSpec, frame_index: int, spec: SceneSpec) -> tuple[float,
         speed = float(np.hypot(*p.velocity)) or 1.0
         x += -p.velocity[1] / speed * weave
         y += p.velocity[0] / speed * weave
-    world_w = spec.width + spec.pan_px_per_frame * spec.seconds * spec.fps
+    world_w = _world_width(spec)
     top = _pitch_top(spec)
     x = _bounce(x, 20, world_w - 20)
     height = p.height
@@ -150,7 +190,7 @@ def player_box(p: PlayerSpec, frame_index: int, spec: SceneSpec) -> tuple[float,
 
 def camera_at(spec: SceneSpec, frame_index: int) -> np.ndarray:
     """2x3 affine from world to frame pixels: pan to the right, zoom about the frame centre."""
-    cam_x = spec.pan_px_per_frame * frame_index
+    cam_x = spec.pan_px_per_frame * frame_index + _cut_offset(spec, frame_index)
     z = 1.0
     if spec.zoom:
         z = 1.0 + spec.zoom * 0.5 * (1 - np.cos(2 * np.pi * frame_index / (spec.zoom_period_sec * spec.fps)))
@@ -179,14 +219,56 @@ def _draw_player(img: np.ndarray, box, kit: str) -> None:
     cv2.rectangle(img, (int(x2 - 1 - leg_w), int(y1 + h * 0.72)), (int(x2 - 1), int(y2)), (40, 40, 40), -1)
 
 
+def _crowd(spec: SceneSpec, width: int, height: int, cell: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    cells = rng.integers(0, 255, (max(1, height // cell), max(1, width // cell), 3), dtype=np.uint8)
+    return cv2.resize(cells, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+def _cut_image(spec: SceneSpec, cut: ShotCut, frame_index: int, boxes: dict, kits: dict,
+               backgrounds: dict[str, np.ndarray]) -> np.ndarray:
+    """The frame of a close-up or a crowd shot."""
+    w, h = spec.width, spec.height
+    if cut.kind == "crowd":
+        if "crowd" not in backgrounds:
+            backgrounds["crowd"] = cv2.GaussianBlur(_crowd(spec, w, h, max(4, h // 30), spec.seed + 11), (0, 0), 1.5)
+        # the camera drifts slowly along the stands
+        shift = int(frame_index * 0.002 * w) % w
+        return np.ascontiguousarray(np.roll(backgrounds["crowd"], -shift, axis=1))
+    if cut.kind != "closeup":
+        raise ValueError(f"unknown shot cut kind {cut.kind!r} (closeup or crowd)")
+    if "closeup" not in backgrounds:
+        # seen from low and close: out-of-focus stands behind the upper bodies, a band of grass
+        horizon = int(h * 0.62)
+        bg = np.empty((h, w, 3), np.uint8)
+        bg[:horizon] = _crowd(spec, w, horizon, max(6, h // 12), spec.seed + 13)
+        bg[horizon:] = spec.grass
+        bg = cv2.GaussianBlur(bg, (0, 0), max(2.0, h / 120))
+        backgrounds["closeup"] = bg
+    img = backgrounds["closeup"].copy()
+    around = cut.around if cut.around is not None else spec.players[0].player_id
+    ax1, ay1, ax2, ay2 = boxes[around]
+    anchor_x, anchor_y = (ax1 + ax2) / 2, ay1 + 0.5 * (ay2 - ay1)  # the chest, at the frame centre
+    z = cut.zoom
+    for pid in sorted(boxes, key=lambda k: boxes[k][3]):
+        x1, y1, x2, y2 = boxes[pid]
+        box = ((x1 - anchor_x) * z + w / 2, (y1 - anchor_y) * z + h * 0.55,
+               (x2 - anchor_x) * z + w / 2, (y2 - anchor_y) * z + h * 0.55)
+        if box[2] < 0 or box[0] > w or box[3] < 0 or box[1] > h:
+            continue
+        _draw_player(img, tuple(float(np.clip(v, -4 * h, 5 * h)) for v in box), kits[pid])
+    return img
+
+
 def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
     """Draw the scene frame by frame into an H.264 MP4 and return it with its ground truth."""
     path = Path(path)
     n_frames = int(round(spec.seconds * spec.fps))
-    world_w = int(spec.width + spec.pan_px_per_frame * n_frames) + 1
+    world_w = int(_world_width(spec)) + 1
     world = _pitch(spec, world_w)
     cv2.setRNGSeed(spec.seed + 1)  # deterministic sensor noise
     kits = {p.player_id: p.kit for p in spec.players}
+    cut_backgrounds: dict[str, np.ndarray] = {}
     truth: list[dict[int, tuple[float, float, float, float]]] = []
     with H264Writer(path, spec.fps, spec.width, spec.height, crf=18) as writer:
         for f in range(n_frames):
@@ -195,13 +277,18 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
             # paint far players first so nearer (lower) ones occlude them
             for pid in sorted(boxes, key=lambda k: boxes[k][3]):
                 _draw_player(canvas, boxes[pid], kits[pid])
-            if spec.zoom:
+            cut = _cut_at(spec, f)
+            if cut is not None:
+                # off the wide camera: nobody has a true box
+                img = _cut_image(spec, cut, f, boxes, kits, cut_backgrounds)
+                z, shift_x, shift_y = 1.0, 0.0, 0.0
+            elif spec.zoom:
                 camera = camera_at(spec, f)
                 img = cv2.warpAffine(canvas, camera, (spec.width, spec.height), flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE)
                 z, shift_x, shift_y = camera[0, 0], camera[0, 2], camera[1, 2]
             else:
-                cam_x = int(spec.pan_px_per_frame * f)
+                cam_x = int(spec.pan_px_per_frame * f + _cut_offset(spec, f))
                 img = canvas[:, cam_x:cam_x + spec.width]
                 z, shift_x, shift_y = 1.0, -float(cam_x), 0.0
             if spec.noise:
@@ -210,7 +297,7 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
                 img = cv2.add(img.astype(np.int16), noise).clip(0, 255).astype(np.uint8)
             writer.write(np.ascontiguousarray(img))
             visible = {}
-            for pid, (x1, y1, x2, y2) in boxes.items():
+            for pid, (x1, y1, x2, y2) in (boxes.items() if cut is None else ()):
                 x1, x2 = x1 * z + shift_x, x2 * z + shift_x
                 y1, y2 = y1 * z + shift_y, y2 * z + shift_y
                 # a player counts as in the frame while a third of the body is
@@ -222,7 +309,7 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
     return Scene(path=path, spec=spec, truth=truth)
 
 
-PRESETS = ("easy", "crossing", "match", "broadcast", "green_kit")
+PRESETS = ("easy", "crossing", "match", "broadcast", "green_kit", "broadcast_cuts")
 
 
 def scene_preset(name: str, seconds: float = 8.0, seed: int = 0, width: int = 1280, height: int = 720) -> SceneSpec:
@@ -235,6 +322,9 @@ def scene_preset(name: str, seconds: float = 8.0, seed: int = 0, width: int = 12
       stands and advertising boards, perspective, noise; tripod.
     - ``broadcast``: ``match`` with a camera that pans and zooms; players leave and re-enter.
     - ``green_kit``: a green kit on grass against white.
+    - ``broadcast_cuts``: ``broadcast`` with two shot cuts: a 4x close-up around player 12 from
+      20% to 40% of the clip (the wide camera comes back panned by 5% of the frame width), and a
+      crowd shot from 65% to 80% (back panned by 12%).
     """
     rng = np.random.default_rng(seed)
     fps = 25.0
@@ -259,6 +349,11 @@ def scene_preset(name: str, seconds: float = 8.0, seed: int = 0, width: int = 12
             spec.players.append(PlayerSpec(i, "blue" if i % 2 else "red",
                                            (width * rng.uniform(0.1, 0.9), height * rng.uniform(0.35, 0.9)),
                                            (rng.uniform(-1.2, 1.2), rng.uniform(-0.4, 0.4)), h * rng.uniform(0.9, 1.1)))
+        return spec
+    if name == "broadcast_cuts":
+        spec = scene_preset("broadcast", seconds=seconds, seed=seed, width=width, height=height)
+        spec.cuts = [ShotCut(0.2 * seconds, 0.2 * seconds, "closeup", around=12, zoom=4.0, pan_after=0.05 * width),
+                     ShotCut(0.65 * seconds, 0.15 * seconds, "crowd", pan_after=0.12 * width)]
         return spec
     if name in ("match", "broadcast"):
         broadcast = name == "broadcast"
