@@ -142,7 +142,8 @@ def create_job(user: User, upload, storage: Storage, enqueue_prepare) -> Job:
         try:
             info = probe(tmp)
         except VisionError as exc:
-            raise JobError("INVALID_VIDEO", f"The file is not a video footy can decode: {exc.message}", 400) from None
+            reason = exc.message.replace(str(tmp), original_name)  # never show the server's scratch path
+            raise JobError("INVALID_VIDEO", f"The file is not a video footy can decode: {reason}", 400) from None
         job = Job(id=new_id(), user_id=user.id, video_name=original_name, status=S.WAITING_FOR_SELECTION, step=Step.UPLOADED,
                   progress_message="Uploaded; waiting to extract preview frames",
                   video_info={"fps": info.fps, "frame_count": info.frame_count, "width": info.width,
