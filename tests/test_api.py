@@ -366,6 +366,16 @@ def test_corrupt_video_found_by_the_worker_fails_the_job_with_a_code(app, api, c
     run_worker(app, ["previews"])
     data = api.get(f"/api/jobs/{job_id}/status").json["data"]
     assert data["state"] == "FAILED" and data["error"]["code"] == "INVALID_VIDEO"
+    assert str(tmp_path) not in data["error"]["message"] and "video.mp4" in data["error"]["message"], data["error"]
+
+
+def test_worker_messages_never_show_server_paths():
+    from footy.jobs.service import public_message
+
+    assert public_message("not a readable video file: [Errno 1] Invalid data: '/srv/footy/instance/media/jobs/ab/"
+                          "video.mp4'") == "not a readable video file: [Errno 1] Invalid data: 'video.mp4'"
+    assert public_message("no frame at 3.000s; 3/10 done; see https://example.org/a/b") == \
+        "no frame at 3.000s; 3/10 done; see https://example.org/a/b"
 
 
 def test_analysis_crash_is_failed_never_left_running(app, api, prepared_job, tmp_path):

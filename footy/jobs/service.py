@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -397,7 +398,16 @@ def report_preparation(job_id: str, step: Step, percent: int, message: str, **va
         (_set(job_id, **values) if values else False)
 
 
+_SERVER_PATH = re.compile(r"(?<![\w.:/])(?:/[\w.@+-]+){2,}")
+
+
+def public_message(message: str) -> str:
+    """A worker's error as a coach may read it: server paths (media, scratch, libraries) cut to their file name."""
+    return _SERVER_PATH.sub(lambda m: m.group(0).rsplit("/", 1)[-1], str(message))
+
+
 def fail_preparation(job_id: str, code: str, message: str, **details) -> None:
+    message = public_message(message)
     _set(job_id, only_if_status={S.WAITING_FOR_SELECTION}, status=S.FAILED, step=Step.FAILED,
          candidates_status="failed", progress_message=message[:200], finished_at=utcnow(),
          error={"code": code, "message": message, **details})
@@ -434,6 +444,7 @@ def finish(job_id: str, status: JobStatus, result: dict, artefacts: dict) -> boo
 
 
 def fail(job_id: str, code: str, message: str, only_if_status=frozenset({S.QUEUED, S.RUNNING}), **details) -> bool:
+    message = public_message(message)
     return _set(job_id, only_if_status=only_if_status, status=S.FAILED, step=Step.FAILED,
                 progress_message=message[:200], finished_at=utcnow(),
                 error={"code": code, "message": message, **details})
