@@ -235,6 +235,74 @@ class Observation:
     motion: np.ndarray  # 2x3, previous analysed frame -> this frame
     width: int
     height: int
+    grass: float = 1.0  # share of grass-green pixels on the frame (shot-change cue)
+    hist: np.ndarray | None = None  # coarse HSV histogram of the whole frame (shot-change cue)
+    grey: np.ndarray | None = None  # the small grey frame of the camera motion (re-registering after a cut)
+    grey_scale: float = 1.0  # its size / the analysis size
+
+
+# --------------------------------------------------------------------------------------------
+# Shot changes
+# --------------------------------------------------------------------------------------------
+
+_SHOT_SIZE = (64, 36)
+_SHOT_BINS = (12, 4, 4)
+
+
+def shot_signature(image: np.ndarray) -> tuple[float, np.ndarray]:
+    """(grass share, coarse HSV histogram) of a frame, on a 64x36 thumbnail (~0.1 ms).
+
+    Grass is any green (OpenCV hue 25-95) that is saturated and not dark; the follower compares
+    it with the wide shot's own share, so the exact pitch colour does not matter much."""
+    thumb = cv2.resize(image, _SHOT_SIZE, interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(thumb, cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, list(_SHOT_BINS), list(_HIST_RANGES)).ravel()
+    hist /= max(1.0, float(hist.sum()))
+    grass = float(np.count_nonzero(cv2.inRange(hsv, (25, 40, 40), (95, 255, 255)))) / hsv[..., 0].size
+    return grass, hist.astype(np.float32)
+
+
+def shot_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Bhattacharyya distance of two shot histograms: ~0.05-0.15 between frames of one shot
+    (noise, pan, zoom), 0.5 and more across a cut to a close-up or a crowd."""
+    if a is None or b is None:
+        return 0.0
+    return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
+
+
+_ORB = None
+
+
+def register_shots(prev: np.ndarray, cur: np.ndarray, scale: float) -> np.ndarray | None:
+    """Similarity transform between two views of the same camera seconds apart (before and
+    after a cut), in full-size pixels, or None when it cannot be told. ORB features matched
+    across the two small grey frames (stands, boards, lines), RANSAC; ~5 ms, run once per cut.
+    Frame-to-frame optical flow cannot do it: the camera has moved too far meanwhile."""
+    global _ORB
+    if prev is None or cur is None or prev.shape != cur.shape:
+        return None
+    if _ORB is None:
+        _ORB = cv2.ORB_create(nfeatures=500, fastThreshold=10)
+    k1, d1 = _ORB.detectAndCompute(prev, None)
+    k2, d2 = _ORB.detectAndCompute(cur, None)
+    if d1 is None or d2 is None or len(k1) < 15 or len(k2) < 15:
+        return None
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d1, d2)
+    if len(matches) < 15:
+        return None
+    p1 = np.float32([k1[m.queryIdx].pt for m in matches])
+    p2 = np.float32([k2[m.trainIdx].pt for m in matches])
+    matrix, inliers = cv2.estimateAffinePartial2D(p1, p2, method=cv2.RANSAC, ransacReprojThreshold=2.0,
+                                                  maxIters=2000)
+    if matrix is None or inliers is None:
+        return None
+    n_in = int(inliers.sum())
+    zoom = math.hypot(matrix[0, 0], matrix[1, 0])
+    if n_in < 15 or n_in < 0.25 * len(matches) or not 0.5 < zoom < 2.0 or abs(matrix[1, 0]) > 0.05 * zoom:
+        return None
+    matrix = matrix.astype(np.float64)
+    matrix[:, 2] /= scale
+    return matrix
 
 
 def _observe(image: np.ndarray, frame_index: int, time_sec: float, detector: Detector,
@@ -245,7 +313,10 @@ def _observe(image: np.ndarray, frame_index: int, time_sec: float, detector: Det
             else np.ones(len(boxes)))
     kits = [kit_descriptor(image, b) for b in boxes]
     motion = camera.update(image)
-    return Observation(frame_index, time_sec, boxes, conf, kits, motion, image.shape[1], image.shape[0])
+    grass, hist = shot_signature(image)
+    grey, grey_scale = camera.last_grey
+    return Observation(frame_index, time_sec, boxes, conf, kits, motion, image.shape[1], image.shape[0],
+                       grass, hist, grey, grey_scale)
 
 
 def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -274,6 +345,14 @@ class FollowerSettings:
     velocity_smoothing: float = 0.7
     others_max_missed_sec: float = 0.6
     kit_learning: float = 0.1  # share of each trusted sighting in the target's kit model
+    # shot changes (the director cuts to a close-up, a crowd, a replay, then back to the wide camera)
+    cut_distance: float = 0.35  # histogram distance between consecutive analysed frames that is a cut
+    off_wide_grass: float = 0.5  # grass share under this x the wide shot's: not the wide shot
+    back_wide_grass: float = 0.75  # after a cut, grass share needed to be the wide shot again
+    back_wide_sec: float = 1.0  # ...or this long of frames with over off_wide_grass x the wide shot's
+    cut_size: tuple = (0.6, 1.6)  # re-acquired after a cut: height vs the height before it
+    cut_radius: tuple = (1.5, 1.0, 4.0)  # ...or among team-mates within base + per second, at most cap
+                                          # (body heights from where it was last seen)
 
 
 class _Others:
@@ -361,12 +440,96 @@ class TargetFollower:
         self.occluded = 0  # consecutive frames the target's detection was shared or merged
         self.last_trusted_step = 0
         self.trusted_count = 0
+        # shot changes: what the wide shot looks like, and whether we are on it
+        self.wide_grass: float | None = None  # grass share of the wide shot (slowly learned)
+        self.wide_height: float | None = None  # median detection height on the wide shot
+        self.wide_count: float | None = None  # detections per wide frame
+        self.prev_hist: np.ndarray | None = None  # shot histogram of the frame stepped before
+        self.off_wide = False
+        self.wide_like = 0  # consecutive wide-looking frames while off the wide shot
+        self.after_cut = False  # lost by a cut: re-acquire anywhere in the frame, by kit and size
+        self.cut_registered = False  # the view after the cut was registered to the one before it
+        self.wide_grey: tuple[np.ndarray, float] | None = None  # last wide frame stepped (small grey)
+        self.cuts = 0  # times the wide shot was left (for tests and diagnostics)
+        self._width = self._height = 0  # of the frame being stepped
 
     def _frames(self, seconds: float) -> int:
         return max(2, int(round(seconds * self.fps)))
 
+    # -- shot changes ----------------------------------------------------------------------------
+    def note_wide(self, obs: Observation, rate: float = 1.0) -> None:
+        """Learn what the wide shot looks like from a frame known to be on it."""
+        self.prev_hist = obs.hist if obs.hist is not None else self.prev_hist
+        if obs.grey is not None:
+            self.wide_grey = (obs.grey, obs.grey_scale)
+        self.wide_grass = obs.grass if self.wide_grass is None else (1 - rate) * self.wide_grass + rate * obs.grass
+        n = len(obs.boxes)
+        self.wide_count = n if self.wide_count is None else (1 - rate) * self.wide_count + rate * n
+        if n >= 3:
+            h = float(np.median(obs.boxes[:, 3] - obs.boxes[:, 1]))
+            self.wide_height = h if self.wide_height is None else (1 - rate) * self.wide_height + rate * h
+
+    def _looks_wide(self, obs: Observation, grass_share: float) -> bool:
+        """Grass over ``grass_share`` x the wide shot's, and players as many and as big as there."""
+        if self.wide_grass is not None and self.wide_grass >= 0.2 and obs.grass < grass_share * self.wide_grass:
+            return False
+        n = len(obs.boxes)
+        if self.wide_count is not None and n < max(2.0, 0.3 * self.wide_count):
+            return False
+        if self.wide_height is not None and n:
+            h = float(np.median(obs.boxes[:, 3] - obs.boxes[:, 1]))
+            if not 0.5 * self.wide_height <= h <= 2.0 * self.wide_height:
+                return False
+        return True
+
+    def _off_wide(self, obs: Observation) -> tuple[bool, np.ndarray | None]:
+        """(off the wide shot on this frame, the camera motion across the cut when back on it on
+        this frame: registered before/after, or the identity when that fails).
+
+        A cut is a jump of the frame's colour histogram from the frame stepped before (in the
+        walking direction, so backward walks see the same cuts); a slow change (a dissolve) is
+        caught by the grass share falling under half the wide shot's. Once off, the wide shot is
+        back when the frame has its grass share and players of its number and size again."""
+        jump = shot_distance(self.prev_hist, obs.hist) > self.s.cut_distance
+        if obs.hist is not None:
+            self.prev_hist = obs.hist
+        if not self.off_wide:
+            if not jump and (self.wide_grass is None or self.wide_grass < 0.2 or
+                             obs.grass >= self.s.off_wide_grass * self.wide_grass):
+                self.note_wide(obs, 0.05)
+                return False, None
+            self.off_wide, self.wide_like, self.cuts = True, 0, self.cuts + 1
+            if not self.after_cut:
+                self.lost_at = self.step_count
+            self.after_cut = True
+        elif jump:
+            self.wide_like = 0
+        self.wide_like = self.wide_like + 1 if self._looks_wide(obs, self.s.off_wide_grass) else 0
+        if self._looks_wide(obs, self.s.back_wide_grass) or self.wide_like >= self._frames(self.s.back_wide_sec):
+            # back on the wide camera, maybe pointing elsewhere: nothing known carries over but
+            # the player's kit and size
+            self.off_wide = False
+            self.others = _Others()
+            self.velocity[:] = 0
+            self.occluded = 0
+            self.missed = self._frames(self.s.max_coast_sec) + 1
+            motion = None
+            if self.wide_grey is not None and obs.grey is not None:
+                motion = register_shots(self.wide_grey[0], obs.grey, self.wide_grey[1])
+            self.cut_registered = motion is not None
+            if obs.grey is not None:
+                self.wide_grey = (obs.grey, obs.grey_scale)
+            return False, np.eye(2, 3) if motion is None else motion
+        return True, None
+
     def step(self, obs: Observation, motion: np.ndarray) -> TrackPoint:
         self.step_count += 1
+        self._width, self._height = obs.width, obs.height
+        off, across = self._off_wide(obs)
+        if off:
+            return self._point(obs, None, 0.0)
+        if across is not None:
+            motion = across  # the motion measured frame to frame across the cut is meaningless
         zoom = math.hypot(motion[0, 0], motion[1, 0])
         moved = warp_box(self.box, motion)
         self.size = self.size * zoom
@@ -423,12 +586,22 @@ class TargetFollower:
             self.velocity[:] = 0
             self.others.update(other_matches, boxes, new_tracks, self.step_count,
                                self._frames(self.s.others_max_missed_sec))
-            t = self._reacquire(moved, kit_dist, other_matches)
+            t = self._reacquire_after_cut(moved, kit_dist, boxes) if self.after_cut else \
+                self._reacquire(moved, kit_dist, other_matches)
             if t is not None:
                 box = self.others.boxes[t].copy()
                 self.velocity = self.others.velocity[t].copy()
                 self.others.remove(t)
                 self.box, self.size, self.missed = box, np.array([box[2] - box[0], box[3] - box[1]]), 0
+                if self.after_cut:
+                    # everyone else was met after the cut too: none of them is the target hiding,
+                    # but a second track started on the target itself (its box changed while
+                    # it was met again) would claim its detection from now on
+                    self.after_cut = False
+                    self.last_trusted_step = self.step_count
+                    if len(self.others.boxes):
+                        for k in np.where(_iou_one(box, self.others.boxes) >= 0.3)[0][::-1]:
+                            self.others.remove(int(k))
                 return self._point(obs, box, 0.6)
             self.missed += 1
             return self._point(obs, None, 0.0)
@@ -567,6 +740,50 @@ class TargetFollower:
                 best, best_cost = t, cost
         return best
 
+    def _reacquire_after_cut(self, last_seen: np.ndarray, kit_dist: np.ndarray, boxes: np.ndarray) -> int | None:
+        """After a cut the camera may point anywhere. An established track (a few frames old)
+        about as tall as the target was and wearing its kit is the target when nobody else on
+        the frame wears anything like it (anywhere in the frame), or, among team-mates, when
+        it is clearly the nearest to where the target was last seen, when the view after the cut
+        could be registered to the one before it (the radius grows with the time since the cut)."""
+        others = self.others
+        ph = max(4.0, self.size[1])
+        lo, hi = self.s.cut_size
+        lost_sec = (self.step_count - self.lost_at) / self.fps
+        base, per_sec, cap = self.s.cut_radius
+        radius = min(cap, base + per_sec * lost_sec)
+        found = []  # (cost, distance, track, kit distance, detection)
+        for t in range(len(others.boxes)):
+            # a little longer than a track lost in play: everyone in view is met again at once,
+            # so wait until they all are before choosing
+            if others.hits[t] < self.s.reacquire_frames + 2 or others.missed[t] or not len(boxes):
+                continue
+            ious = _iou_one(others.boxes[t], boxes)
+            j = int(np.argmax(ious))
+            if ious[j] < 0.9:  # not on a detection of this frame
+                continue
+            kd = float(kit_dist[j])
+            h = others.boxes[t][3] - others.boxes[t][1]
+            if kd > self.s.reacquire_kit or not lo * ph <= h <= hi * ph:
+                continue
+            dist = float(np.linalg.norm(_centre(others.boxes[t]) - _centre(last_seen))) / ph
+            found.append((dist + 3 * kd + 2 * abs(math.log(h / ph)), dist, t, kd, j))
+        if not found:
+            return None
+        found.sort()
+        cost, dist, t, kd, j = found[0]
+        # the kit alone: every other detection on the frame is far from it
+        rest = np.delete(kit_dist, j)
+        if len(found) == 1 and (len(rest) == 0 or float(rest.min()) >= kd + 0.25):
+            return t
+        # ...nearer than the frame's edge, else it may as well have left the frame
+        cx, cy = _centre(last_seen)
+        edge = min(cx, self._width - cx, cy, self._height - cy) / ph
+        if self.cut_registered and dist <= radius and dist < edge and \
+                (len(found) == 1 or found[1][0] - cost >= 1.0):
+            return t
+        return None
+
     @staticmethod
     def _inside(box: np.ndarray, obs: Observation) -> bool:
         cx, cy = _centre(box)
@@ -633,6 +850,7 @@ def _snap(obs: Observation, xyxy: np.ndarray) -> tuple[np.ndarray, float, int | 
 
 def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None, fps: float) -> TargetFollower:
     follower = TargetFollower(box, kit, fps)
+    follower.note_wide(obs)  # the player was clicked on the wide shot
     # everyone else on the start frame is known from the start, so they claim their detections
     others = [j for j in range(len(obs.boxes)) if j != target_det and _iou_one(box, obs.boxes[j:j + 1])[0] < 0.5]
     follower.others.update({}, obs.boxes, others, 0, 1)
