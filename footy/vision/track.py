@@ -5,7 +5,10 @@ returns the players alive on the preview frame. ``follow_target`` follows one co
 forward to the end and backward to the start, streaming: each frame becomes a small
 ``Observation`` (detections, their kit-colour descriptors, the camera motion since the previous
 frame), and one ``TargetFollower`` walks observations in either direction. Backward, a chunk of
-a few seconds is decoded forward into observations (no images kept) and then walked in reverse.
+a few seconds is decoded forward into observations (no images but a small grey frame kept) and
+then walked in reverse. When the director cuts away from the wide camera (a close-up, the crowd,
+a replay) the follower reports the player as not visible until the wide shot is back, and then
+finds it again by kit and size (see ``TargetFollower._off_wide``).
 """
 from __future__ import annotations
 
@@ -270,21 +273,16 @@ def shot_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
     return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
 
 
-_ORB = None
-
-
 def register_shots(prev: np.ndarray, cur: np.ndarray, scale: float) -> np.ndarray | None:
     """Similarity transform between two views of the same camera seconds apart (before and
     after a cut), in full-size pixels, or None when it cannot be told. ORB features matched
     across the two small grey frames (stands, boards, lines), RANSAC; ~5 ms, run once per cut.
     Frame-to-frame optical flow cannot do it: the camera has moved too far meanwhile."""
-    global _ORB
     if prev is None or cur is None or prev.shape != cur.shape:
         return None
-    if _ORB is None:
-        _ORB = cv2.ORB_create(nfeatures=500, fastThreshold=10)
-    k1, d1 = _ORB.detectAndCompute(prev, None)
-    k2, d2 = _ORB.detectAndCompute(cur, None)
+    orb = cv2.ORB_create(nfeatures=500, fastThreshold=10)  # one per call: the two walks run on two threads
+    k1, d1 = orb.detectAndCompute(prev, None)
+    k2, d2 = orb.detectAndCompute(cur, None)
     if d1 is None or d2 is None or len(k1) < 15 or len(k2) < 15:
         return None
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d1, d2)
@@ -348,8 +346,10 @@ class FollowerSettings:
     # shot changes (the director cuts to a close-up, a crowd, a replay, then back to the wide camera)
     cut_distance: float = 0.35  # histogram distance between consecutive analysed frames that is a cut
     off_wide_grass: float = 0.5  # grass share under this x the wide shot's: not the wide shot
-    back_wide_grass: float = 0.75  # after a cut, grass share needed to be the wide shot again
-    back_wide_sec: float = 1.0  # ...or this long of frames with over off_wide_grass x the wide shot's
+    back_wide_grass: float = 0.75  # after a cut, grass share needed to be the wide shot again...
+    back_wide_hist: float = 0.45  # ...and histogram distance to the wide shot's (0.05-0.2 on it)
+    back_wide_sec: float = 4.0  # ...or this long of frames with over fallback_grass x the wide
+    fallback_grass: float = 0.6  # shot's grass share, whatever the colours (the wide shot changed)
     cut_size: tuple = (0.6, 1.6)  # re-acquired after a cut: height vs the height before it
     cut_radius: tuple = (1.5, 1.0, 4.0)  # ...or among team-mates within base + per second, at most cap
                                           # (body heights from where it was last seen)
@@ -442,6 +442,7 @@ class TargetFollower:
         self.trusted_count = 0
         # shot changes: what the wide shot looks like, and whether we are on it
         self.wide_grass: float | None = None  # grass share of the wide shot (slowly learned)
+        self.wide_hist: np.ndarray | None = None  # shot histogram of the wide shot (slowly learned)
         self.wide_height: float | None = None  # median detection height on the wide shot
         self.wide_count: float | None = None  # detections per wide frame
         self.prev_hist: np.ndarray | None = None  # shot histogram of the frame stepped before
@@ -462,6 +463,8 @@ class TargetFollower:
         self.prev_hist = obs.hist if obs.hist is not None else self.prev_hist
         if obs.grey is not None:
             self.wide_grey = (obs.grey, obs.grey_scale)
+        if obs.hist is not None:
+            self.wide_hist = obs.hist if self.wide_hist is None else (1 - rate) * self.wide_hist + rate * obs.hist
         self.wide_grass = obs.grass if self.wide_grass is None else (1 - rate) * self.wide_grass + rate * obs.grass
         n = len(obs.boxes)
         self.wide_count = n if self.wide_count is None else (1 - rate) * self.wide_count + rate * n
@@ -469,9 +472,12 @@ class TargetFollower:
             h = float(np.median(obs.boxes[:, 3] - obs.boxes[:, 1]))
             self.wide_height = h if self.wide_height is None else (1 - rate) * self.wide_height + rate * h
 
-    def _looks_wide(self, obs: Observation, grass_share: float) -> bool:
-        """Grass over ``grass_share`` x the wide shot's, and players as many and as big as there."""
+    def _looks_wide(self, obs: Observation, grass_share: float, hist_distance: float = math.inf) -> bool:
+        """Grass over ``grass_share`` x the wide shot's, colours within ``hist_distance`` of its,
+        and players as many and as big as there."""
         if self.wide_grass is not None and self.wide_grass >= 0.2 and obs.grass < grass_share * self.wide_grass:
+            return False
+        if shot_distance(self.wide_hist, obs.hist) > hist_distance:
             return False
         n = len(obs.boxes)
         if self.wide_count is not None and n < max(2.0, 0.3 * self.wide_count):
@@ -489,7 +495,9 @@ class TargetFollower:
         A cut is a jump of the frame's colour histogram from the frame stepped before (in the
         walking direction, so backward walks see the same cuts); a slow change (a dissolve) is
         caught by the grass share falling under half the wide shot's. Once off, the wide shot is
-        back when the frame has its grass share and players of its number and size again."""
+        back when the frame has its grass share, its colours and players of its number and size
+        again (or, should the wide shot itself have changed, after a few seconds of frames with
+        much grass and such players)."""
         jump = shot_distance(self.prev_hist, obs.hist) > self.s.cut_distance
         if obs.hist is not None:
             self.prev_hist = obs.hist
@@ -504,8 +512,9 @@ class TargetFollower:
             self.after_cut = True
         elif jump:
             self.wide_like = 0
-        self.wide_like = self.wide_like + 1 if self._looks_wide(obs, self.s.off_wide_grass) else 0
-        if self._looks_wide(obs, self.s.back_wide_grass) or self.wide_like >= self._frames(self.s.back_wide_sec):
+        self.wide_like = self.wide_like + 1 if self._looks_wide(obs, self.s.fallback_grass) else 0
+        if self._looks_wide(obs, self.s.back_wide_grass, self.s.back_wide_hist) or \
+                self.wide_like >= self._frames(self.s.back_wide_sec):
             # back on the wide camera, maybe pointing elsewhere: nothing known carries over but
             # the player's kit and size
             self.off_wide = False
@@ -776,10 +785,10 @@ class TargetFollower:
         rest = np.delete(kit_dist, j)
         if len(found) == 1 and (len(rest) == 0 or float(rest.min()) >= kd + 0.25):
             return t
-        # ...nearer than the frame's edge, else it may as well have left the frame
+        # ...and clearly nearer than the frame's edge, else it may as well have left the frame
         cx, cy = _centre(last_seen)
         edge = min(cx, self._width - cx, cy, self._height - cy) / ph
-        if self.cut_registered and dist <= radius and dist < edge and \
+        if self.cut_registered and dist <= radius and dist + 1.0 <= edge and \
                 (len(found) == 1 or found[1][0] - cost >= 1.0):
             return t
         return None
