@@ -45,18 +45,12 @@ def _app_context():
         db.session.remove()
 
 
-def preview_times(duration_sec: float, fps: float, count: int) -> list[float]:
-    """``count`` instants spread over the match, away from the very first and last frames."""
-    count = max(1, count)
-    last = max(0.0, duration_sec - 1.0 / fps)
-    return [round(last * (i + 0.5) / count, 3) for i in range(count)]
-
-
 def prepare_job(job_id: str) -> None:
     """Probe, extract preview frames by seeking, then track candidates around each preview."""
     from .vision.detect import make_detector
+    from .vision.previews import preview_frames
     from .vision.track import candidate_tracks
-    from .vision.video import frame_at, probe
+    from .vision.video import probe
 
     with _app_context() as app:
         job = db.session.get(Job, job_id)
@@ -67,20 +61,19 @@ def prepare_job(job_id: str) -> None:
             with storage.local_copy(job.video_key) as video:
                 info = probe(video)
                 service.report_preparation(job_id, Step.EXTRACTING_PREVIEWS, 5, "Extracting preview frames")
-                times = preview_times(info.duration_sec, info.fps, app.config["FOOTY_PREVIEW_FRAMES"])
+                previews = preview_frames(video, info, app.config["FOOTY_PREVIEW_FRAMES"], lambda done, total: (
+                    service.report_preparation(job_id, Step.EXTRACTING_PREVIEWS, 5 + 35 * done // total,
+                                               f"Extracted preview {done} of {total}")))
                 frames = []
-                for number, at in enumerate(times, start=1):
-                    frame = frame_at(video, at)
+                for number, frame in enumerate(previews, start=1):
                     ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 88])
                     if not ok:
-                        raise VisionError("INVALID_VIDEO", f"could not encode the preview at {at:.2f}s")
+                        raise VisionError("INVALID_VIDEO", f"could not encode the preview at {frame.time_sec:.2f}s")
                     key = frame_key(job_id, number)
                     storage.save_bytes(key, jpeg.tobytes())
                     frames.append({"frame_key": key, "time_sec": round(frame.time_sec, 3),
                                    "frame_index": frame.index, "width": info.width, "height": info.height,
                                    "tracks": []})
-                    service.report_preparation(job_id, Step.EXTRACTING_PREVIEWS, 5 + 35 * number // len(times),
-                                               f"Extracted preview {number} of {len(times)}")
                 service.report_preparation(job_id, Step.PREVIEWS_READY, 40, "Preview frames ready",
                                            preview_frames=frames, candidates_status="running")
                 detector = make_detector(app.config["FOOTY_DETECTOR"])
