@@ -4,6 +4,7 @@ Routes come from app.url_map (every /api rule), bodies from hypothesis: wrong ty
 non-finite numbers, path-traversal frame keys, unicode, broken JSON, raw bytes."""
 from __future__ import annotations
 
+import io
 import json
 from urllib.parse import quote
 
@@ -126,3 +127,23 @@ def test_a_number_too_big_for_a_float_is_a_400_not_a_500(world):
                                        content_type="application/json",
                                        headers={"Authorization": f"Bearer {world.tokens['B']}"})
     assert res.status_code == 400 and res.json["error"]["code"] == "INVALID_PAYLOAD", res.json
+
+
+def test_deeply_nested_or_oversized_json_is_refused_with_the_envelope(world):
+    client = world.app.test_client()
+    headers = {"Authorization": f"Bearer {world.tokens['B']}"}
+    url = f"/api/jobs/{world.job_b}/target"
+    deep = client.post(url, data="[" * 100_000 + "]" * 100_000, content_type="application/json", headers=headers)
+    _envelope(deep, "deeply nested JSON")
+    assert deep.status_code == 400 and deep.json["error"]["code"] == "INVALID_PAYLOAD"
+    big = client.post(url, data=b'{"bbox": "' + b"x" * (2 * 1024 * 1024) + b'"}', content_type="application/json",
+                      headers=headers)
+    _envelope(big, "a 2 MB JSON body")
+    assert big.status_code == 413 and big.json["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+    # chunked, no Content-Length (gunicorn marks such a body wsgi.input_terminated): the limit holds too
+    streamed = client.post(url, input_stream=io.BytesIO(b'{"bbox": "' + b"x" * (2 * 1024 * 1024) + b'"}'),
+                           content_type="application/json", headers=headers,
+                           environ_overrides={"wsgi.input_terminated": True})
+    _envelope(streamed, "a streamed 2 MB JSON body")
+    assert streamed.status_code == 413 and streamed.json["error"]["code"] == "PAYLOAD_TOO_LARGE"
