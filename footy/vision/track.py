@@ -341,6 +341,9 @@ class FollowerSettings:
     reacquire_kit: float = 0.5  # max kit distance for a lost player to be re-acquired
     reacquire_frames: int = 3  # frames a new track must live before it can be the player
     velocity_smoothing: float = 0.7
+    # missed, the target adopts a track born since it was last seen, where it could have run to
+    adopt_speed: float = 2.5  # body heights/s (~4.5 m/s) on top of ``gate``
+    adopt_hits: int = 3  # frames the track must have lived
     others_max_missed_sec: float = 0.6
     kit_learning: float = 0.1  # share of each trusted sighting in the target's kit model
     # shot changes (the director cuts to a close-up, a crowd, a replay, then back to the wide camera)
@@ -365,11 +368,13 @@ class _Others:
         self.hits = np.empty(0, int)
         self.born = np.empty(0, int)
         self.predicted = np.empty((0, 4))
+        self.origin = np.empty((0, 4))  # box on the frame each track was born
 
     def predict(self, motion: np.ndarray) -> np.ndarray:
         if len(self.boxes):
             zoom = math.hypot(motion[0, 0], motion[1, 0])
             moved = np.array([warp_box(b, motion) for b in self.boxes])
+            self.origin = np.array([warp_box(b, motion) for b in self.origin])
             self.velocity = self.velocity * zoom
             self.predicted = moved + np.hstack([self.velocity, self.velocity])
         else:
@@ -400,7 +405,9 @@ class _Others:
                 keep[t] = self.missed[t] <= max_missed
         self.boxes, self.velocity = self.boxes[keep], self.velocity[keep]
         self.missed, self.hits, self.born = self.missed[keep], self.hits[keep], self.born[keep]
+        self.origin = self.origin[keep]
         if new:
+            self.origin = np.vstack([self.origin, boxes[new]])
             self.boxes = np.vstack([self.boxes, boxes[new]])
             self.velocity = np.vstack([self.velocity, np.zeros((len(new), 2))])
             self.missed = np.concatenate([self.missed, np.zeros(len(new), int)])
@@ -411,6 +418,7 @@ class _Others:
         keep = np.arange(len(self.boxes)) != t
         self.boxes, self.velocity = self.boxes[keep], self.velocity[keep]
         self.missed, self.hits, self.born = self.missed[keep], self.hits[keep], self.born[keep]
+        self.origin = self.origin[keep]
 
 
 class TargetFollower:
@@ -432,6 +440,8 @@ class TargetFollower:
         self.seen_kit = kit  # as seen since (slowly learned): a second chance at the gate
         self.velocity = np.zeros(2)
         self.size = np.array([self.box[2] - self.box[0], self.box[3] - self.box[1]])
+        self.anchor = self.box.copy()  # where it was last seen (camera-compensated)
+        self.anchor_age = 0  # analysed frames since
         self.missed = 0
         self.fps = fps_analysed
         self.others = _Others()
@@ -541,6 +551,8 @@ class TargetFollower:
             motion = across  # the motion measured frame to frame across the cut is meaningless
         zoom = math.hypot(motion[0, 0], motion[1, 0])
         moved = warp_box(self.box, motion)
+        self.anchor = warp_box(self.anchor, motion)
+        self.anchor_age += 1
         self.size = self.size * zoom
         self.velocity = self.velocity * zoom
         predicted = _box(_centre(moved) + self.velocity, self.size)
@@ -553,10 +565,12 @@ class TargetFollower:
         big = 1e6
         cost = np.full((1 + n_oth, n_det), big)
         kit_dist = np.array([kit_distance(self.kit, k) for k in obs.kits]) if n_det else np.empty(0)
+        gate_kits = kit_dist
         if n_det and not lost:
             seen_dist = np.array([kit_distance(self.seen_kit, k) for k in obs.kits]) \
                 if self.seen_kit is not self.kit else kit_dist
-            cost[0] = self._target_cost(predicted, boxes, kit_dist, np.minimum(kit_dist, seen_dist))
+            gate_kits = np.minimum(kit_dist, seen_dist)
+            cost[0] = self._target_cost(predicted, boxes, kit_dist, gate_kits)
         if n_det and n_oth:
             iou = sv.box_iou_batch(others_pred, boxes)
             h = np.maximum(4.0, others_pred[:, 3] - others_pred[:, 1])
@@ -602,6 +616,7 @@ class TargetFollower:
                 self.velocity = self.others.velocity[t].copy()
                 self.others.remove(t)
                 self.box, self.size, self.missed = box, np.array([box[2] - box[0], box[3] - box[1]]), 0
+                self.anchor, self.anchor_age = box.copy(), 0
                 if self.after_cut:
                     # everyone else was met after the cut too: none of them is the target hiding,
                     # but a second track started on the target itself (its box changed while
@@ -665,13 +680,27 @@ class TargetFollower:
                 # the kit as seen over time, not on the one frame it was clicked on
                 self.seen_kit = (1 - self.s.kit_learning) * self.seen_kit + self.s.kit_learning * seen
             self.box = det.copy()
+            self.anchor, self.anchor_age = det.copy(), 0
             self.missed = 0
             self.occluded = 0
             self.last_trusted_step = self.step_count
             return self._point(obs, det, 0.4 + 0.6 * float(obs.confidences[target_det]))
+        if self.s.adopt_speed > 0 and self.missed and target_det is None and \
+                self.trusted_count >= self.s.adopt_hits:  # its own shape and motion known
+            t = self._adopt(boxes, gate_kits)
+            if t is not None:
+                box = self.others.boxes[t].copy()
+                self.velocity = self.others.velocity[t].copy()
+                self.others.remove(t)
+                self.box, self.size = box, np.array([box[2] - box[0], box[3] - box[1]])
+                self.anchor, self.anchor_age = box.copy(), 0
+                self.missed = self.occluded = 0
+                self.last_trusted_step = self.step_count
+                return self._point(obs, box, 0.6)
         if placed:
             det = boxes[target_det]
             self.box = det.copy()
+            self.anchor, self.anchor_age = det.copy(), 0
             self.missed = 0
             return self._point(obs, det, 0.3 + 0.5 * float(obs.confidences[target_det]))
         if target_det is not None:
@@ -720,6 +749,58 @@ class TargetFollower:
         gate_kit_dist = kit_dist if gate_kit_dist is None else gate_kit_dist
         ok = ((iou >= 0.25) | (d <= gate)) & (gate_kit_dist <= self.s.kit_gate) & (size_cost <= 0.9)
         return np.where(ok, (1 - iou) + 0.5 * d + 1.5 * kit_dist + 0.5 * size_cost, 1e6)
+
+    def _adopt(self, boxes: np.ndarray, gate_kits: np.ndarray) -> int | None:
+        """While the target is missed (its prediction went on straight, it turned): a track born
+        since it was last seen, near where it was then, on a detection of the target's shape and
+        kit that nobody else is on, within running reach of where it was last seen and the only
+        such detection around, is the target itself (the index in ``others``, or None)."""
+        others = self.others
+        if not len(others.boxes) or not len(boxes):
+            return None
+        ph, pw = max(4.0, self.size[1]), max(2.0, self.size[0])
+        ah = max(4.0, self.anchor[3] - self.anchor[1])
+        reach = self.s.gate + self.s.adopt_speed * self.anchor_age / self.fps
+        best, best_cost = None, math.inf
+        for t in range(len(others.boxes)):
+            if others.missed[t] or others.born[t] <= self.step_count - self.anchor_age or \
+                    others.hits[t] < self.s.adopt_hits:
+                continue
+            b = others.boxes[t]
+            # born where the target could have been by then
+            o = others.origin[t]
+            age_at_birth = others.born[t] - (self.step_count - self.anchor_age)
+            do = math.hypot((_centre(o)[0] - _centre(self.anchor)[0]) / ah, (o[3] - self.anchor[3]) / ah)
+            if do > self.s.gate + self.s.adopt_speed * max(1, age_at_birth) / self.fps:
+                continue
+            ious = _iou_one(b, boxes)
+            j = int(np.argmax(ious))
+            if ious[j] < 0.9:
+                continue
+            w, h = b[2] - b[0], b[3] - b[1]
+            if not (0.75 * pw <= w <= 1.35 * pw and 0.8 * ph <= h <= 1.18 * ph):
+                continue
+            if gate_kits[j] > self.s.kit_gate:
+                continue
+            if len(others.boxes) > 1:
+                rest = np.delete(others.boxes, t, axis=0)
+                if _iou_one(b, rest).max() >= 0.15:
+                    continue
+            da = math.hypot((_centre(b)[0] - _centre(self.anchor)[0]) / ah, (b[3] - self.anchor[3]) / ah)
+            if da > reach:
+                continue
+            # ...and the only detection like the target's within (a little more than) that reach
+            bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+            like = (gate_kits <= self.s.kit_gate) & (bh >= 0.8 * ph) & (bh <= 1.18 * ph) & \
+                (bw >= 0.75 * pw) & (bw <= 1.35 * pw)
+            dall = np.hypot((_centre(boxes)[:, 0] - _centre(self.anchor)[0]) / ah, (boxes[:, 3] - self.anchor[3]) / ah)
+            like[j] = False
+            if (like & (dall <= reach + 1.0)).any():
+                continue
+            cost = 3 * gate_kits[j] + 0.5 * da
+            if cost < best_cost:
+                best, best_cost = t, cost
+        return best
 
     def _reacquire(self, last_seen: np.ndarray, kit_dist: np.ndarray, other_matches: dict[int, int]) -> int | None:
         """An established track that appeared since the target was lost and wears its kit."""

@@ -1,0 +1,88 @@
+"""TargetFollower on hand-made observations (no video): a target that turns while it is missed.
+
+The prediction goes on straight; the player comes out elsewhere, where a new track starts on it.
+Such a track, born near where the target was last seen, of its kit and shape, alone and the only
+one like it within running reach, is the target (``FollowerSettings.adopt_speed``); a team-mate
+nearby makes it ambiguous, and then nothing is adopted early.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from footy.vision.track import FollowerSettings, Observation, TargetFollower
+
+FPS = 12.5  # analysed frames per second (25 fps, stride 2)
+H, W = 60.0, 24.0
+
+
+def kit(bin_: int) -> np.ndarray:
+    half = np.zeros(72, np.float32)
+    half[bin_] = 1.0
+    return np.concatenate([half, half])
+
+
+BLUE, RED = kit(5), kit(40)
+
+
+def box(cx: float, feet: float) -> np.ndarray:
+    return np.array([cx - W / 2, feet - H, cx + W / 2, feet])
+
+
+def obs(i: int, players: list[tuple[np.ndarray, np.ndarray]]) -> Observation:
+    boxes = np.array([b for b, _ in players], float).reshape(-1, 4)
+    return Observation(frame_index=2 * i, time_sec=2 * i / 25.0, boxes=boxes, confidences=np.ones(len(boxes)),
+                       kits=[k for _, k in players], motion=np.eye(2, 3), width=1280, height=720)
+
+
+def run(teammate: bool, settings: FollowerSettings | None = None):
+    """The target runs right for 10 frames, is missed for 2, then comes out 0.75 body heights
+    lower and a little behind, running down-left. Returns (follower, reported boxes, its true boxes)."""
+    start = box(300, 300)
+    follower = TargetFollower(start, BLUE, FPS, settings)
+    rival = (box(900, 500), RED)
+    reported, truth = [], []
+    for i in range(1, 25):
+        players = [rival]
+        if i < 10:
+            t = box(300 + 4 * i, 300)
+            players.append((t, BLUE))
+        elif i < 12:
+            t = None  # hidden
+        else:
+            t = box(326 - 3 * (i - 12), 345 + 3 * (i - 12))
+            players.append((t, BLUE))
+        if teammate:  # a team-mate standing 1.5 body heights below, where the target comes out
+            players.append((box(320, 390), BLUE))
+        p = follower.step(obs(i, players), np.eye(2, 3))
+        reported.append(p.xyxy)
+        truth.append(t)
+    return follower, reported, truth
+
+
+def iou(a, b) -> float:
+    if a is None or b is None:
+        return 0.0
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_a_turning_target_is_adopted_from_its_new_track_within_a_few_frames():
+    _, reported, truth = run(teammate=False)
+    # frames 1..9 on it, 12.. out again: back on it from the track's 3rd frame (frame 14) on
+    assert all(iou(reported[i - 1], truth[i - 1]) >= 0.5 for i in range(1, 10))
+    assert all(iou(reported[i - 1], truth[i - 1]) >= 0.5 for i in range(14, 25))
+
+
+def test_without_adoption_the_turning_target_waits_to_be_lost():
+    _, reported, truth = run(teammate=False, settings=FollowerSettings(adopt_speed=0.0))
+    assert not any(iou(reported[i - 1], truth[i - 1]) >= 0.5 for i in range(14, 20))
+
+
+def test_a_teammate_nearby_makes_it_ambiguous_and_nothing_is_adopted_early():
+    _, reported, truth = run(teammate=True)
+    # never on the team-mate, and not taken back early
+    mate = box(320, 390)
+    assert not any(iou(r, mate) >= 0.5 for r in reported)
+    assert not any(iou(reported[i - 1], truth[i - 1]) >= 0.5 for i in range(14, 20))
