@@ -121,13 +121,13 @@ def test_pick_player_errors(api, prepared_job):
     job_id = prepared_job["job_id"]
     frame, track = pick(prepared_job)
     url = f"/api/jobs/{job_id}/pick-player"
-    envelope_error(api.post(url, json={"frame_key": f"jobs/{job_id}/frames/frame_0099.jpg", "track_id": 1}),
-                   404, "FRAME_NOT_FOUND")
+    for unknown in [f"jobs/{job_id}/frames/frame_0099.jpg", "frame_0001.jpg", "no-such-frame", f"jobs/{job_id}/x.png"]:
+        envelope_error(api.post(url, json={"frame_key": unknown, "track_id": 1}), 404, "FRAME_NOT_FOUND")
     err = envelope_error(api.post(url, json={"frame_key": frame["frame_key"], "track_id": 999999}),
                          404, "TRACK_NOT_FOUND")
     assert track["track_id"] in err["available"]
     for bad_key in ["../../../etc/passwd", f"jobs/{job_id}/../secret_key", f"jobs/{'1' * 32}/frames/frame_0001.jpg",
-                    "/etc/passwd", f"jobs/{job_id}/frames/frame_0001.jpg\x00"]:
+                    "/etc/passwd", f"jobs/{job_id}/frames/frame_0001.jpg\x00", "jobs\\..\\secret_key"]:
         envelope_error(api.post(url, json={"frame_key": bad_key, "track_id": 1}), 400, "INVALID_FRAME_KEY")
     assert envelope_error(api.post(url, json={"frame_key": frame["frame_key"], "track_id": "nine"}),
                           400, "INVALID_PAYLOAD")["field"] == "track_id"

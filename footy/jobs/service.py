@@ -88,11 +88,16 @@ def get_job(user: User | None, job_id: str, for_update: bool = False) -> Job:
 
 
 def find_frame(job: Job, frame_key: str) -> dict:
+    """The preview frame with this key. A key that tries to leave the job's folder (traversal, an
+    absolute path, another job) is 400 INVALID_FRAME_KEY; any other unknown key is 404 FRAME_NOT_FOUND."""
     try:
         validate_key(frame_key, job.id)
     except StorageKeyError as exc:
-        raise JobError("INVALID_FRAME_KEY", f"frame_key is not a frame of this job: {exc}", 400,
-                       frame_key=frame_key[:200]) from None
+        escapes = (".." in frame_key or frame_key.startswith("/") or "\\" in frame_key or "\x00" in frame_key
+                   or (frame_key.startswith("jobs/") and not frame_key.startswith(f"jobs/{job.id}/")))
+        if escapes:
+            raise JobError("INVALID_FRAME_KEY", f"frame_key is not a frame of this job: {exc}", 400,
+                           frame_key=frame_key[:200]) from None
     for frame in job.preview_frames or []:
         if frame["frame_key"] == frame_key:
             return frame
