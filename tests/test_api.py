@@ -341,8 +341,10 @@ def test_frame_and_artefact_routes_refuse_bad_names(api, prepared_job):
     job_id = prepared_job["job_id"]
     for name in ["..secret_key", "frame_1.jpg", "video.mp4", "frame_0001.png", "%2e%2e"]:
         envelope_error(api.get(f"/api/jobs/{job_id}/frames/{name}"), 400, "INVALID_FRAME_KEY")
-    # an encoded slash never reaches the route: no name with a folder in it is ever served
-    envelope_error(api.get(f"/api/jobs/{job_id}/frames/..%2F..%2Fsecret_key"), 404, "NOT_FOUND")
+    # a name with a folder in it (encoded or not) is refused as a key, never served
+    for name in ["..%2F..%2Fsecret_key", "sub/frame_0001.jpg", "frames%2Fframe_0001.jpg", "a/../../b.jpg"]:
+        envelope_error(api.get(f"/api/jobs/{job_id}/frames/{name}"), 400, "INVALID_FRAME_KEY")
+        envelope_error(api.get(f"/api/jobs/{job_id}/artefacts/{name}"), 400, "INVALID_FRAME_KEY")
     envelope_error(api.get(f"/api/jobs/{job_id}/frames/frame_0042.jpg"), 404, "MEDIA_NOT_FOUND")
     envelope_error(api.get(f"/api/jobs/{job_id}/artefacts/secret_key"), 400, "INVALID_FRAME_KEY")
     envelope_error(api.get(f"/api/jobs/{job_id}/artefacts/spotlight.mp4"), 404, "ARTEFACT_NOT_FOUND")

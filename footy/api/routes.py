@@ -82,7 +82,7 @@ def enqueue(job_id):
     return ok(job_payload(job), "Analysis queued", 202)
 
 
-@bp.get("/jobs/<job_id>/frames/<name>")
+@bp.get("/jobs/<job_id>/frames/<path:name>")  # path: a name with a folder in it is refused below, not 404
 @api_login_required
 def frame(job_id, name):
     job = service.get_job(_user(), job_id)
@@ -93,7 +93,7 @@ def frame(job_id, name):
     return _send(key, "image/jpeg")
 
 
-@bp.get("/jobs/<job_id>/artefacts/<name>")
+@bp.get("/jobs/<job_id>/artefacts/<path:name>")
 @api_login_required
 def artefact(job_id, name):
     job = service.get_job(_user(), job_id)
