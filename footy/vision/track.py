@@ -712,6 +712,8 @@ class TargetFollower:
             self.occluded += 1
             if self.occluded > self._frames(2.0):  # too long in a crowd: treat as missed
                 self.missed += 1
+            if self.missed > self._frames(self.s.max_coast_sec):
+                self.lost_at = self.step_count  # lost from here (a newcomer is born after this)
             return self._point(obs, inside, 0.5)
         self.occluded = 0
         self.missed += 1

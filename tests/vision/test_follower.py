@@ -86,3 +86,22 @@ def test_a_teammate_nearby_makes_it_ambiguous_and_nothing_is_adopted_early():
     mate = box(320, 390)
     assert not any(iou(r, mate) >= 0.5 for r in reported)
     assert not any(iou(reported[i - 1], truth[i - 1]) >= 0.5 for i in range(14, 20))
+
+
+def test_lost_inside_a_blob_an_old_teammate_track_is_not_taken_for_a_newcomer():
+    """The target disappears into a merged blob for longer than the coasting allows, so it is
+    lost from inside the blob (not by being missed). A team-mate standing 1.5 body heights away
+    all along is an old track, not one that appeared since the loss: it must not be re-acquired
+    (the loss time was only set on the missed path, and an old track passed for a newcomer)."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
+    mate = box(300, 390)
+    reported = []
+    for i in range(1, 75):
+        players = [(mate, BLUE), (box(900, 500), RED)]
+        if i < 10:
+            players += [(box(300, 300), BLUE), (box(380, 300), BLUE)]
+        else:  # the target and a team-mate merged into one wide blob
+            players.append((np.array([288.0, 240.0, 327.0, 300.0]), BLUE))
+        reported.append(follower.step(obs(i, players), np.eye(2, 3)).xyxy)
+    assert follower.lost_at > 40  # the loss is dated when it happens
+    assert not any(iou(r, mate) >= 0.5 for r in reported)
