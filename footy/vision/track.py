@@ -345,6 +345,7 @@ class FollowerSettings:
     adopt_speed: float = 2.5  # body heights/s (~4.5 m/s) on top of ``gate``
     adopt_hits: int = 3  # frames the track must have lived
     others_max_missed_sec: float = 0.6
+    exit_edge: float = 1.5  # left the frame: re-acquired from a track born this near (body heights) that edge
     kit_learning: float = 0.1  # share of each trusted sighting in the target's kit model
     # shot changes (the director cuts to a close-up, a crowd, a replay, then back to the wide camera)
     cut_distance: float = 0.35  # histogram distance between consecutive analysed frames that is a cut
@@ -368,7 +369,8 @@ class _Others:
         self.hits = np.empty(0, int)
         self.born = np.empty(0, int)
         self.predicted = np.empty((0, 4))
-        self.origin = np.empty((0, 4))  # box on the frame each track was born
+        self.origin = np.empty((0, 4))  # box on the frame each track was born (moved with the camera)
+        self.entry = np.empty((0, 2))  # its centre in the image of that frame (where it came into view)
 
     def predict(self, motion: np.ndarray) -> np.ndarray:
         if len(self.boxes):
@@ -405,9 +407,10 @@ class _Others:
                 keep[t] = self.missed[t] <= max_missed
         self.boxes, self.velocity = self.boxes[keep], self.velocity[keep]
         self.missed, self.hits, self.born = self.missed[keep], self.hits[keep], self.born[keep]
-        self.origin = self.origin[keep]
+        self.origin, self.entry = self.origin[keep], self.entry[keep]
         if new:
             self.origin = np.vstack([self.origin, boxes[new]])
+            self.entry = np.vstack([self.entry, _centre(boxes[new])])
             self.boxes = np.vstack([self.boxes, boxes[new]])
             self.velocity = np.vstack([self.velocity, np.zeros((len(new), 2))])
             self.missed = np.concatenate([self.missed, np.zeros(len(new), int)])
@@ -418,7 +421,7 @@ class _Others:
         keep = np.arange(len(self.boxes)) != t
         self.boxes, self.velocity = self.boxes[keep], self.velocity[keep]
         self.missed, self.hits, self.born = self.missed[keep], self.hits[keep], self.born[keep]
-        self.origin = self.origin[keep]
+        self.origin, self.entry = self.origin[keep], self.entry[keep]
 
 
 class TargetFollower:
@@ -804,14 +807,26 @@ class TargetFollower:
                 best, best_cost = t, cost
         return best
 
+    def _edge_left(self, box: np.ndarray) -> int | None:
+        """The edge (0 left, 1 right, 2 top, 3 bottom) the box's centre is beyond, if any."""
+        if self.s.exit_edge <= 0 or not self._width:
+            return None
+        cx, cy = _centre(box)
+        for edge, beyond in enumerate((cx < 0, cx >= self._width, cy < 0, cy >= self._height)):
+            if beyond:
+                return edge
+        return None
+
     def _reacquire(self, last_seen: np.ndarray, kit_dist: np.ndarray, other_matches: dict[int, int]) -> int | None:
-        """An established track that appeared since the target was lost and wears its kit."""
+        """An established track that appeared since the target was lost and wears its kit (when
+        the target left the frame, one that came into view by the edge it left by)."""
         others = self.others
         if len(others.boxes) == 0:
             return None
         ph = max(4.0, last_seen[3] - last_seen[1])
         best, best_cost = None, math.inf
         det_of = {t: j for t, j in other_matches.items()}
+        gone = self._edge_left(last_seen)
         for t in range(len(others.boxes)):
             j = det_of.get(t)
             if j is None or others.hits[t] < self.s.reacquire_frames:
@@ -827,6 +842,13 @@ class TargetFollower:
             lost_sec = (self.step_count - self.lost_at) / self.fps
             if dist > 2.0 + 4.0 * lost_sec:
                 continue
+            if gone is not None:
+                # it left the frame: it comes back in across the edge it left by, so its track
+                # starts at that edge (a team-mate turning up mid-frame is someone else)
+                ox, oy = others.entry[t]
+                from_edge = (ox, self._width - ox, oy, self._height - oy)[gone] / ph
+                if from_edge > self.s.exit_edge:
+                    continue
             cost = 3 * kd + 0.05 * dist
             if cost < best_cost:
                 best, best_cost = t, cost

@@ -105,3 +105,34 @@ def test_lost_inside_a_blob_an_old_teammate_track_is_not_taken_for_a_newcomer():
         reported.append(follower.step(obs(i, players), np.eye(2, 3)).xyxy)
     assert follower.lost_at > 40  # the loss is dated when it happens
     assert not any(iou(r, mate) >= 0.5 for r in reported)
+
+
+def _leaves_left(comer_x: float, settings: FollowerSettings | None = None):
+    """The target runs out of the frame by its left edge; long after, a player of its kit comes
+    into view at ``comer_x`` (its centre) and walks right. Returns (reported boxes, comer's boxes)."""
+    follower = TargetFollower(box(100, 300), BLUE, FPS, settings)
+    reported, comer = [], []
+    for i in range(1, 70):
+        players = [(box(900, 500), RED)]
+        cx = 100 - 10 * i
+        if cx >= 20:
+            players.append((box(cx, 300), BLUE))
+        c = box(comer_x + 3 * (i - 40), 320) if i >= 40 else None
+        if c is not None:
+            players.append((c, BLUE))
+        reported.append(follower.step(obs(i, players), np.eye(2, 3)).xyxy)
+        comer.append(c)
+    return reported, comer
+
+
+def test_after_leaving_the_frame_a_teammate_turning_up_mid_frame_is_not_the_target():
+    reported, comer = _leaves_left(150.0)  # 2.5 body heights in from the edge it left by
+    assert not any(iou(r, c) >= 0.5 for r, c in zip(reported, comer))
+
+
+def test_after_leaving_the_frame_a_player_coming_back_in_by_that_edge_is_the_target():
+    reported, comer = _leaves_left(20.0)
+    assert all(iou(r, c) >= 0.5 for r, c in zip(reported[50:], comer[50:]))
+    # the rule off (``exit_edge=0``): the team-mate turning up mid-frame is taken for the target
+    reported, comer = _leaves_left(150.0, FollowerSettings(exit_edge=0.0))
+    assert any(iou(r, c) >= 0.5 for r, c in zip(reported, comer))
