@@ -340,6 +340,7 @@ class FollowerSettings:
     kit_gate: float = 0.62  # max kit distance to accept a match while tracking
     reacquire_kit: float = 0.5  # max kit distance for a lost player to be re-acquired
     reacquire_frames: int = 3  # frames a new track must live before it can be the player
+    reacquire_size: tuple = (0.7, 1.3)  # ...and its height vs the target's when last seen for sure
     velocity_smoothing: float = 0.7
     # missed, the target adopts a track born since it was last seen, where it could have run to
     adopt_speed: float = 2.5  # body heights/s (~4.5 m/s) on top of ``gate``
@@ -827,12 +828,17 @@ class TargetFollower:
         best, best_cost = None, math.inf
         det_of = {t: j for t, j in other_matches.items()}
         gone = self._edge_left(last_seen)
+        ah = max(4.0, self.anchor[3] - self.anchor[1])  # as tall as when last seen for sure
         for t in range(len(others.boxes)):
             j = det_of.get(t)
             if j is None or others.hits[t] < self.s.reacquire_frames:
                 continue
             kd = kit_dist[j] if j < len(kit_dist) else 1.0
             if kd > self.s.reacquire_kit:
+                continue
+            # about as tall as the target was (a taller box is often it merged with someone)
+            lo, hi = self.s.reacquire_size
+            if not lo * ah <= others.boxes[t][3] - others.boxes[t][1] <= hi * ah:
                 continue
             dist = float(np.linalg.norm(_centre(others.boxes[t]) - _centre(last_seen))) / ph
             newcomer = others.born[t] >= self.lost_at - self._frames(self.s.max_coast_sec)

@@ -136,3 +136,27 @@ def test_after_leaving_the_frame_a_player_coming_back_in_by_that_edge_is_the_tar
     # the rule off (``exit_edge=0``): the team-mate turning up mid-frame is taken for the target
     reported, comer = _leaves_left(150.0, FollowerSettings(exit_edge=0.0))
     assert any(iou(r, c) >= 0.5 for r, c in zip(reported, comer))
+
+
+def _lost_then(comer: np.ndarray, settings: FollowerSettings | None = None):
+    """The target stands still, is missed long enough to be lost, then a box of its kit turns up
+    where it was. Returns the boxes reported once that box is a 3-frame-old track."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
+    reported = []
+    for i in range(1, 45):
+        players = [(box(900, 500), RED)]
+        if i < 10:
+            players.append((box(300, 300), BLUE))
+        elif i >= 30:
+            players.append((comer, BLUE))
+        p = follower.step(obs(i, players), np.eye(2, 3))
+        if i >= 33:
+            reported.append(p.xyxy)
+    return reported
+
+
+def test_a_lost_target_is_not_reacquired_from_a_box_much_taller_than_it_was():
+    tall = np.array([288.0, 210.0, 312.0, 300.0])  # 1.5x: it merged with someone, or someone else
+    assert not any(iou(r, tall) >= 0.5 for r in _lost_then(tall))
+    assert all(iou(r, tall) >= 0.5 for r in _lost_then(tall, FollowerSettings(reacquire_size=(0.0, 99.0))))
+    assert all(iou(r, box(300, 300)) >= 0.5 for r in _lost_then(box(300, 300)))  # its own size: taken
