@@ -331,6 +331,19 @@ def _box(centre, size) -> np.ndarray:
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
 
 
+def _own_shape(w, h, size):
+    """Width and height (scalars or arrays) a player of ``size`` (w, h) can have: wider or taller
+    is a merged blob, narrower or shorter a piece of one."""
+    return (w >= 0.75 * size[0]) & (w <= 1.35 * size[0]) & (h >= 0.8 * size[1]) & (h <= 1.18 * size[1])
+
+
+def _detection_of(box: np.ndarray, boxes: np.ndarray) -> int | None:
+    """The detection of this frame a track's box sits on (IoU >= 0.9), if any."""
+    ious = _iou_one(box, boxes)
+    j = int(np.argmax(ious)) if len(ious) else 0
+    return j if len(ious) and ious[j] >= 0.9 else None
+
+
 @dataclass
 class FollowerSettings:
     max_coast_sec: float = 1.2  # follow the predicted box this long without a trusted match
@@ -616,11 +629,7 @@ class TargetFollower:
             t = self._reacquire_after_cut(moved, kit_dist, boxes) if self.after_cut else \
                 self._reacquire(moved, kit_dist, other_matches)
             if t is not None:
-                box = self.others.boxes[t].copy()
-                self.velocity = self.others.velocity[t].copy()
-                self.others.remove(t)
-                self.box, self.size, self.missed = box, np.array([box[2] - box[0], box[3] - box[1]]), 0
-                self.anchor, self.anchor_age = box.copy(), 0
+                box = self._take_over(t)
                 if self.after_cut:
                     # everyone else was met after the cut too: none of them is the target hiding,
                     # but a second track started on the target itself (its box changed while
@@ -654,8 +663,7 @@ class TargetFollower:
             shared = n_oth > 0 and float(overlap.max()) >= 0.15
             w, h = det[2] - det[0], det[3] - det[1]
             # a merged blob, or a piece of one: not the player's own shape
-            consistent = 0.75 * self.size[0] <= w <= 1.35 * self.size[0] and \
-                0.8 * self.size[1] <= h <= 1.18 * self.size[1]
+            consistent = bool(_own_shape(w, h, self.size))
             trusted = not touching and consistent and own_choice
             # brushing past someone: believe where it is, not how it moves
             placed = not trusted and not shared and consistent and own_choice and \
@@ -693,12 +701,8 @@ class TargetFollower:
                 self.trusted_count >= self.s.adopt_hits:  # its own shape and motion known
             t = self._adopt(boxes, gate_kits)
             if t is not None:
-                box = self.others.boxes[t].copy()
-                self.velocity = self.others.velocity[t].copy()
-                self.others.remove(t)
-                self.box, self.size = box, np.array([box[2] - box[0], box[3] - box[1]])
-                self.anchor, self.anchor_age = box.copy(), 0
-                self.missed = self.occluded = 0
+                box = self._take_over(t)
+                self.occluded = 0
                 self.last_trusted_step = self.step_count
                 return self._point(obs, box, 0.6)
         if placed:
@@ -756,6 +760,21 @@ class TargetFollower:
         ok = ((iou >= 0.25) | (d <= gate)) & (gate_kit_dist <= self.s.kit_gate) & (size_cost <= 0.9)
         return np.where(ok, (1 - iou) + 0.5 * d + 1.5 * kit_dist + 0.5 * size_cost, 1e6)
 
+    def _take_over(self, t: int) -> np.ndarray:
+        """Track ``t`` of the others is the target: it takes the track's box and motion."""
+        box = self.others.boxes[t].copy()
+        self.velocity = self.others.velocity[t].copy()
+        self.others.remove(t)
+        self.box, self.size, self.missed = box, np.array([box[2] - box[0], box[3] - box[1]]), 0
+        self.anchor, self.anchor_age = box.copy(), 0
+        return box
+
+    def _from_anchor(self, boxes: np.ndarray) -> np.ndarray:
+        """Distance of boxes' feet from where the target was last seen, in its body heights then."""
+        ah = max(4.0, self.anchor[3] - self.anchor[1])
+        ax, ay = _centre(self.anchor)[0], self.anchor[3]
+        return np.hypot((_centre(boxes)[..., 0] - ax) / ah, (boxes[..., 3] - ay) / ah)
+
     def _adopt(self, boxes: np.ndarray, gate_kits: np.ndarray) -> int | None:
         """While the target is missed (its prediction went on straight, it turned): a track born
         since it was last seen, near where it was then, on a detection of the target's shape and
@@ -764,9 +783,12 @@ class TargetFollower:
         others = self.others
         if not len(others.boxes) or not len(boxes):
             return None
-        ph, pw = max(4.0, self.size[1]), max(2.0, self.size[0])
-        ah = max(4.0, self.anchor[3] - self.anchor[1])
+        own_size = (max(2.0, self.size[0]), max(4.0, self.size[1]))
         reach = self.s.gate + self.s.adopt_speed * self.anchor_age / self.fps
+        # detections like the target's (kit and shape), and how far each is from its last sighting
+        like = (gate_kits <= self.s.kit_gate) & _own_shape(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1],
+                                                            own_size)
+        near = like & (self._from_anchor(boxes) <= reach + 1.0)
         best, best_cost = None, math.inf
         for t in range(len(others.boxes)):
             if others.missed[t] or others.born[t] <= self.step_count - self.anchor_age or \
@@ -774,17 +796,13 @@ class TargetFollower:
                 continue
             b = others.boxes[t]
             # born where the target could have been by then
-            o = others.origin[t]
             age_at_birth = others.born[t] - (self.step_count - self.anchor_age)
-            do = math.hypot((_centre(o)[0] - _centre(self.anchor)[0]) / ah, (o[3] - self.anchor[3]) / ah)
-            if do > self.s.gate + self.s.adopt_speed * max(1, age_at_birth) / self.fps:
+            if self._from_anchor(others.origin[t]) > self.s.gate + self.s.adopt_speed * max(1, age_at_birth) / self.fps:
                 continue
-            ious = _iou_one(b, boxes)
-            j = int(np.argmax(ious))
-            if ious[j] < 0.9:
+            j = _detection_of(b, boxes)
+            if j is None:
                 continue
-            w, h = b[2] - b[0], b[3] - b[1]
-            if not (0.75 * pw <= w <= 1.35 * pw and 0.8 * ph <= h <= 1.18 * ph):
+            if not _own_shape(b[2] - b[0], b[3] - b[1], own_size):
                 continue
             if gate_kits[j] > self.s.kit_gate:
                 continue
@@ -792,16 +810,11 @@ class TargetFollower:
                 rest = np.delete(others.boxes, t, axis=0)
                 if _iou_one(b, rest).max() >= 0.15:
                     continue
-            da = math.hypot((_centre(b)[0] - _centre(self.anchor)[0]) / ah, (b[3] - self.anchor[3]) / ah)
+            da = float(self._from_anchor(b))
             if da > reach:
                 continue
             # ...and the only detection like the target's within (a little more than) that reach
-            bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-            like = (gate_kits <= self.s.kit_gate) & (bh >= 0.8 * ph) & (bh <= 1.18 * ph) & \
-                (bw >= 0.75 * pw) & (bw <= 1.35 * pw)
-            dall = np.hypot((_centre(boxes)[:, 0] - _centre(self.anchor)[0]) / ah, (boxes[:, 3] - self.anchor[3]) / ah)
-            like[j] = False
-            if (like & (dall <= reach + 1.0)).any():
+            if np.delete(near, j).any():
                 continue
             cost = 3 * gate_kits[j] + 0.5 * da
             if cost < best_cost:
@@ -878,9 +891,8 @@ class TargetFollower:
             # so wait until they all are before choosing
             if others.hits[t] < self.s.reacquire_frames + 2 or others.missed[t] or not len(boxes):
                 continue
-            ious = _iou_one(others.boxes[t], boxes)
-            j = int(np.argmax(ious))
-            if ious[j] < 0.9:  # not on a detection of this frame
+            j = _detection_of(others.boxes[t], boxes)
+            if j is None:  # not on a detection of this frame
                 continue
             kd = float(kit_dist[j])
             h = others.boxes[t][3] - others.boxes[t][1]
