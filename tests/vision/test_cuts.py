@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import supervision as sv
 
 from footy.vision.detect import PitchDetector
 from footy.vision.synthetic import PlayerSpec, SceneSpec, ShotCut, render_scene, scene_preset
 from footy.vision.track import CameraMotion, _new_follower, _observe, follow_target, kit_descriptor
 from footy.vision.video import iter_frames
 
+from .boxes import iou
+
 FPS = 25.0
 CUT_START, CUT_END = 38, 75  # frames of the close-up (1.5 s .. 3.0 s)
-
-
-def iou(a, b) -> float:
-    return float(sv.box_iou_batch(np.asarray([a], float), np.asarray([b], float))[0, 0])
 
 
 def on_whom(point, truth):

@@ -4,16 +4,13 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-import supervision as sv
 from onnx import TensorProto, helper
 
 from footy.vision.detect import OnnxDetector, PitchDetector, make_detector
 from footy.vision.synthetic import SceneSpec, render_scene, scene_preset
 from footy.vision.video import iter_frames
 
-
-def iou_matrix(a, b) -> np.ndarray:
-    return sv.box_iou_batch(np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4))
+from .boxes import iou_matrix
 
 
 def detection_scores(scene, detector, kits: set[str] | None = None) -> tuple[float, float]:

@@ -11,6 +11,8 @@ import numpy as np
 
 from footy.vision.track import FollowerSettings, Observation, TargetFollower
 
+from .boxes import iou
+
 FPS = 12.5  # analysed frames per second (25 fps, stride 2)
 H, W = 60.0, 24.0
 
@@ -57,15 +59,6 @@ def run(teammate: bool, settings: FollowerSettings | None = None):
         reported.append(p.xyxy)
         truth.append(t)
     return follower, reported, truth
-
-
-def iou(a, b) -> float:
-    if a is None or b is None:
-        return 0.0
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def test_a_turning_target_is_adopted_from_its_new_track_within_a_few_frames():

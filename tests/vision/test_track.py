@@ -1,18 +1,14 @@
 """track.py on generated clips with ground truth: candidate tracks and the followed player."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import supervision as sv
 
 from footy.vision.detect import PitchDetector
 from footy.vision.synthetic import render_scene, scene_preset
 from footy.vision.track import candidate_tracks, follow_target
 from footy.vision.video import probe
 
-
-def iou(a, b) -> float:
-    return float(sv.box_iou_batch(np.asarray([a], float), np.asarray([b], float))[0, 0])
+from .boxes import iou
 
 
 def followed(scene, track, player_id):
