@@ -39,6 +39,13 @@ class StorageUnavailable(OSError):
     """The object store refused or could not be reached (credentials, network, missing bucket)."""
 
 
+def escapes_job(key: str, job_id: str) -> bool:
+    """A key that tries to leave its job's folder: traversal, an absolute or Windows path, a NUL
+    byte, another job's folder. (Any other key validate_key refuses is merely malformed.)"""
+    return (".." in key or key.startswith("/") or "\\" in key or "\x00" in key
+            or (key.startswith("jobs/") and not key.startswith(f"jobs/{job_id}/")))
+
+
 def validate_key(key: object, job_id: str | None = None) -> str:
     if not isinstance(key, str) or len(key) > 200 or not KEY_RE.match(key) or ".." in key:
         raise StorageKeyError("malformed media key")

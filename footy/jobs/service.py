@@ -16,8 +16,8 @@ from sqlalchemy.exc import OperationalError
 from ..extensions import db
 from ..models import Job, User, new_id, utcnow
 from ..queue import QueueUnavailable
-from ..storage import (Storage, StorageFullError, StorageKeyError, StorageUnavailable, scratch_file, validate_key,
-                       video_key)
+from ..storage import (Storage, StorageFullError, StorageKeyError, StorageUnavailable, escapes_job, scratch_file,
+                       validate_key, video_key)
 from .errors import JobError
 from .payloads import PlayerPick, TargetSelection, parse_pick, parse_target
 from .states import (BUSY, ENQUEUEABLE, FINISHED, REQUEUEABLE, SELECTABLE, WITH_RESULT, JobStatus, Step,
@@ -93,9 +93,7 @@ def find_frame(job: Job, frame_key: str) -> dict:
     try:
         validate_key(frame_key, job.id)
     except StorageKeyError as exc:
-        escapes = (".." in frame_key or frame_key.startswith("/") or "\\" in frame_key or "\x00" in frame_key
-                   or (frame_key.startswith("jobs/") and not frame_key.startswith(f"jobs/{job.id}/")))
-        if escapes:
+        if escapes_job(frame_key, job.id):
             raise JobError("INVALID_FRAME_KEY", f"frame_key is not a frame of this job: {exc}", 400,
                            frame_key=frame_key[:200]) from None
     for frame in job.preview_frames or []:
