@@ -39,10 +39,10 @@ def on_starting(server):
     if not os.environ.get("HONCHO_PROCESS_NAME"):
         return  # a platform runs the release phase before it starts web
     from footy import create_app
-    from footy.cli import _wait_for_schema
+    from footy.cli import wait_for_schema
     from footy.extensions import db
 
     app = create_app()
     with app.app_context():
-        _wait_for_schema()
+        wait_for_schema()
         db.engine.dispose()  # no connection of the master's may leak into the forked workers

@@ -131,7 +131,7 @@ def worker_command(queues: str, burst: bool, scheduler: bool):
     from .queue import get_redis, queue_names
 
     names = queue_names([q.strip() for q in queues.split(",") if q.strip()])
-    _wait_for_schema()
+    wait_for_schema()
     worker = make_worker(names, get_redis())  # retries lost jobs once, marks the rest WORKER_LOST, sweeps
     worker.work(burst=burst, with_scheduler=scheduler)
 
@@ -171,7 +171,7 @@ def _schema_ready() -> bool:
         return False
 
 
-def _wait_for_schema(timeout: float = 120.0) -> None:
+def wait_for_schema(timeout: float = 120.0) -> None:
     """Started beside `release` (honcho starts every process at once), wait for its migrations.
 
     Also used by gunicorn.conf.py's ``on_starting`` under honcho."""

@@ -21,10 +21,14 @@ NUDGES_SEC = (1.0, -1.0, 2.0, -2.0, 4.0, -4.0, 8.0, -8.0)
 MIN_GAP_SEC = 0.5  # a moved preview keeps this far from its neighbours, and in time order
 
 
+def _last_time(duration_sec: float, fps: float) -> float:
+    return max(0.0, duration_sec - 1.0 / fps)
+
+
 def preview_times(duration_sec: float, fps: float, count: int) -> list[float]:
     """``count`` instants spread over the match, away from the very first and last frames."""
     count = max(1, count)
-    last = max(0.0, duration_sec - 1.0 / fps)
+    last = _last_time(duration_sec, fps)
     return [round(last * (i + 0.5) / count, 3) for i in range(count)]
 
 
@@ -39,7 +43,7 @@ def preview_frames(path: str | Path, info: VideoInfo, count: int,
             progress(number, len(times))
     grass = [shot_signature(frame.image)[0] for frame in frames]
     wide = WIDE_SHARE * float(np.median(grass))
-    last = max(0.0, info.duration_sec - 1.0 / info.fps)
+    last = _last_time(info.duration_sec, info.fps)
     for i, frame in enumerate(frames):
         if grass[i] >= wide:
             continue

@@ -219,7 +219,8 @@ def _draw_player(img: np.ndarray, box, kit: str) -> None:
     cv2.rectangle(img, (int(x2 - 1 - leg_w), int(y1 + h * 0.72)), (int(x2 - 1), int(y2)), (40, 40, 40), -1)
 
 
-def _crowd(spec: SceneSpec, width: int, height: int, cell: int, seed: int) -> np.ndarray:
+def _crowd(width: int, height: int, cell: int, seed: int) -> np.ndarray:
+    """Stands: a grid of random colours, one cell a spectator."""
     rng = np.random.default_rng(seed)
     cells = rng.integers(0, 255, (max(1, height // cell), max(1, width // cell), 3), dtype=np.uint8)
     return cv2.resize(cells, (width, height), interpolation=cv2.INTER_NEAREST)
@@ -231,7 +232,7 @@ def _cut_image(spec: SceneSpec, cut: ShotCut, frame_index: int, boxes: dict, kit
     w, h = spec.width, spec.height
     if cut.kind == "crowd":
         if "crowd" not in backgrounds:
-            backgrounds["crowd"] = cv2.GaussianBlur(_crowd(spec, w, h, max(4, h // 30), spec.seed + 11), (0, 0), 1.5)
+            backgrounds["crowd"] = cv2.GaussianBlur(_crowd(w, h, max(4, h // 30), spec.seed + 11), (0, 0), 1.5)
         # the camera drifts slowly along the stands
         shift = int(frame_index * 0.002 * w) % w
         return np.ascontiguousarray(np.roll(backgrounds["crowd"], -shift, axis=1))
@@ -241,7 +242,7 @@ def _cut_image(spec: SceneSpec, cut: ShotCut, frame_index: int, boxes: dict, kit
         # seen from low and close: out-of-focus stands behind the upper bodies, a band of grass
         horizon = int(h * 0.62)
         bg = np.empty((h, w, 3), np.uint8)
-        bg[:horizon] = _crowd(spec, w, horizon, max(6, h // 12), spec.seed + 13)
+        bg[:horizon] = _crowd(w, horizon, max(6, h // 12), spec.seed + 13)
         bg[horizon:] = spec.grass
         bg = cv2.GaussianBlur(bg, (0, 0), max(2.0, h / 120))
         backgrounds["closeup"] = bg

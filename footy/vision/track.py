@@ -337,6 +337,11 @@ def _own_shape(w, h, size):
     return (w >= 0.75 * size[0]) & (w <= 1.35 * size[0]) & (h >= 0.8 * size[1]) & (h <= 1.18 * size[1])
 
 
+def _blend(old, new, rate: float):
+    """A running average learning at ``rate`` (the first value is taken as it is)."""
+    return new if old is None else (1 - rate) * old + rate * new
+
+
 def _detection_of(box: np.ndarray, boxes: np.ndarray) -> int | None:
     """The detection of this frame a track's box sits on (IoU >= 0.9), if any."""
     ious = _iou_one(box, boxes)
@@ -491,13 +496,12 @@ class TargetFollower:
         if obs.grey is not None:
             self.wide_grey = (obs.grey, obs.grey_scale)
         if obs.hist is not None:
-            self.wide_hist = obs.hist if self.wide_hist is None else (1 - rate) * self.wide_hist + rate * obs.hist
-        self.wide_grass = obs.grass if self.wide_grass is None else (1 - rate) * self.wide_grass + rate * obs.grass
+            self.wide_hist = _blend(self.wide_hist, obs.hist, rate)
+        self.wide_grass = _blend(self.wide_grass, obs.grass, rate)
         n = len(obs.boxes)
-        self.wide_count = n if self.wide_count is None else (1 - rate) * self.wide_count + rate * n
+        self.wide_count = _blend(self.wide_count, n, rate)
         if n >= 3:
-            h = float(np.median(obs.boxes[:, 3] - obs.boxes[:, 1]))
-            self.wide_height = h if self.wide_height is None else (1 - rate) * self.wide_height + rate * h
+            self.wide_height = _blend(self.wide_height, float(np.median(obs.boxes[:, 3] - obs.boxes[:, 1])), rate)
 
     def _looks_wide(self, obs: Observation, grass_share: float, hist_distance: float = math.inf) -> bool:
         """Grass over ``grass_share`` x the wide shot's, colours within ``hist_distance`` of its,
