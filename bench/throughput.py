@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import footy.vision.track  # noqa: E402,F401 - imported before the clock starts, as a worker preloads it
 from footy.vision.analysis import analyze_video  # noqa: E402
 from footy.vision.synthetic import default_scene, render_scene  # noqa: E402
 from footy.vision.types import NormBox  # noqa: E402

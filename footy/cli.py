@@ -132,6 +132,10 @@ def worker_command(queues: str, burst: bool, scheduler: bool):
 
     names = queue_names([q.strip() for q in queues.split(",") if q.strip()])
     wait_for_schema()
+    # the vision stack (OpenCV, PyAV, supervision, trackers) takes ~1 s to import: load it once
+    # here, so every job's forked work horse starts with it instead of importing it again
+    import footy.vision.analysis  # noqa: F401
+    import footy.vision.track  # noqa: F401
     worker = make_worker(names, get_redis())  # retries lost jobs once, marks the rest WORKER_LOST, sweeps
     worker.work(burst=burst, with_scheduler=scheduler)
 

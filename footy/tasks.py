@@ -105,7 +105,7 @@ class _ProgressWriter:
     STEPS = {
         "tracking": (Step.TRACKING, "Following the player through the video"),
         "scoring": (Step.SCORING, "Scoring the performance"),
-        "rendering": (Step.RENDERING, "Rendering the spotlight clip and heatmap"),
+        "rendering": (Step.RENDERING, "Finishing the spotlight clip and heatmap"),
         "done": (Step.RENDERING, "Saving the results"),
     }
 

@@ -1,24 +1,26 @@
 """The whole analysis of one job: follow the chosen player, score, render the artefacts.
 
-Two streamed passes over the video, never more than a few frames in memory:
-1. ``track.follow_target`` decodes the video and follows the player (most of the time);
-2. ``render.render_spotlight`` decodes it again and writes the spotlight clip (it needs the
-   finished track: the box on a frame between analysed frames is interpolated).
+One streamed pass over the video: ``track.follow_target`` decodes each frame once, follows the
+player on the analysed ones and hands every frame, small, to ``render.SpotlightClip``, which
+draws the player's box on it as soon as the analysed frames around it are decided (a frame
+between two analysed ones gets the box interpolated). Decoding is the physical limit here, so
+the clip costs drawing and encoding, not a second decode. Memory stays flat: the forward walk
+keeps a frame or two, a backward chunk its few seconds of small frames.
 """
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+
 from . import render
 from .score import PARTIAL_COVERAGE, normalise_role, score_track
-from .types import NormBox, VideoInfo, VisionError
-from .video import frame_at, probe
-
-log = logging.getLogger(__name__)
+from .types import NormBox, TargetTrack, VideoInfo, VisionError
+from .video import probe
 
 COMPLETED = "COMPLETED"
 PARTIAL = "PARTIAL"
@@ -27,8 +29,9 @@ ARTEFACT_NAMES = {"spotlight": "spotlight.mp4", "heatmap": "heatmap.png",
                   "track_csv": "track.csv", "track_json": "track.json"}
 MAX_ANALYSIS_FPS = 15.0       # analyse every n-th frame so that at most this many frames/s are analysed
 SPOTLIGHT_MAX_WIDTH = 640     # 360p clip: enough to follow one highlighted player, encodes in ~1 ms/frame
-# share of the progress bar each step takes (tracking dominates the run time)
-TRACKING_SHARE, RENDERING_SHARE = 0.70, 0.27
+# share of the progress bar tracking (with the spotlight drawn as it goes) takes; joining the
+# clip's parts, scoring and the small artefacts take the rest
+TRACKING_SHARE = 0.95
 
 Progress = Callable[[float, str], None]
 
@@ -56,7 +59,7 @@ def analyze_video(video_path, time_sec: float, bbox: NormBox, out_dir, detector=
     ``result["partial_reasons"]`` says why and ``result["error"]`` describes a decode error.
     """
     from .detect import make_detector  # V1's modules; imported here so score/render stand alone
-    from .track import follow_target
+    from .track import analysis_size, follow_target
 
     report = progress or (lambda fraction, step: None)
     role = normalise_role(role)  # fail before the long work, not after
@@ -66,11 +69,35 @@ def analyze_video(video_path, time_sec: float, bbox: NormBox, out_dir, detector=
     stride = stride or default_stride(info.fps)
     detector = detector or make_detector()
 
+    artefacts = {key: out_dir / name for key, name in ARTEFACT_NAMES.items()}
     report(0.0, "tracking")
     xyxy = bbox.to_xyxy(info.width, info.height)
-    track = follow_target(video_path, time_sec, xyxy, detector, info=info, stride=stride,
-                          progress=lambda f: report(TRACKING_SHARE * min(1.0, max(0.0, f)), "tracking"))
+    size = analysis_size(info) or (info.width, info.height)
+    spotlight = render.SpotlightClip(artefacts["spotlight"], info, SPOTLIGHT_MAX_WIDTH, stride, boxes_in=size)
+    try:
+        with _opencv_threads(1):
+            track = follow_target(video_path, time_sec, xyxy, detector, info=info, stride=stride, spotlight=spotlight,
+                                  progress=lambda f: report(TRACKING_SHARE * min(1.0, max(0.0, f)), "tracking"))
+        return _finish(track, info, role, stride, spotlight, artefacts, report)
+    finally:
+        spotlight.discard()
 
+
+@contextmanager
+def _opencv_threads(n: int):
+    """OpenCV's own thread pool off while the two walks (and their decoders) already keep the
+    cores busy: its workers wait by spinning, which cost ~10 % more CPU for no speed here."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
+def _finish(track: TargetTrack, info: VideoInfo, role: str | None, stride: int,
+            spotlight: render.SpotlightClip, artefacts: dict[str, Path], report: Progress) -> AnalysisOutput:
+    """Score the track, decide the status, and write the artefacts (the clip's parts joined)."""
     report(TRACKING_SHARE, "scoring")
     result = score_track(track, info, role)
     result["stride"] = stride
@@ -93,11 +120,9 @@ def analyze_video(video_path, time_sec: float, bbox: NormBox, out_dir, detector=
     if reasons:
         result["partial_reasons"] = reasons
 
-    artefacts = {key: out_dir / name for key, name in ARTEFACT_NAMES.items()}
     report(TRACKING_SHARE, "rendering")
-    render.render_spotlight(video_path, track, artefacts["spotlight"], info, max_width=SPOTLIGHT_MAX_WIDTH,
-                            progress=lambda f: report(TRACKING_SHARE + RENDERING_SHARE * f, "rendering"))
-    render.render_heatmap(track, info, artefacts["heatmap"], background=_background(video_path, time_sec))
+    spotlight.finish()
+    render.render_heatmap(track, info, artefacts["heatmap"], background=track.start_image)
     render.write_track_csv(track, artefacts["track_csv"])
     render.write_track_json(track, info, artefacts["track_json"])
     report(1.0, "done")
@@ -109,12 +134,3 @@ def _decoded_share(error: VisionError, info: VideoInfo) -> float:
     if frame_index is None or info.frame_count <= 0:
         return 0.0
     return min(1.0, max(0.0, frame_index / info.frame_count))
-
-
-def _background(video_path, time_sec: float):
-    """The frame the coach picked the player on, as the heatmap's backdrop (None if unreadable)."""
-    try:
-        return frame_at(video_path, time_sec).image
-    except VisionError:
-        log.warning("no backdrop frame for the heatmap at %.3fs", time_sec)
-        return None

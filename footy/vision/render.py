@@ -5,10 +5,13 @@ Everything streams: the spotlight is one pass over the video, one frame in memor
 """
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import math
-import queue
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -16,16 +19,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .types import TargetTrack, VideoInfo, VisionError
-from .video import H264Writer, i420_planes, iter_frames
+from .types import TargetTrack, TrackPoint, VideoInfo, VisionError
+from .video import H264Writer, concat_mp4, i420_planes, iter_frames
 
-_ENCODE_QUEUE = 8  # frames decoded ahead of the encoder (640x360 I420: ~350 KB each)
 SPOTLIGHT_DIM = 0.38          # brightness kept outside the spotlight
 SPOTLIGHT_LOST_DIM = 0.6      # brightness of the whole frame while the player is not visible
 RING_COLOUR = (0, 215, 255)   # BGR amber: visible on grass and on both common kit colours
 LOST_COLOUR = (60, 60, 230)
 SPOTLIGHT_PRESET = "ultrafast"  # the clip is re-encoded on every analysis: speed over file size
-SPOTLIGHT_CRF = 26
+SPOTLIGHT_CRF = 28             # 360p, most of it dimmed: ~1.5 Mbit/s on grainy broadcast footage
+# one encoder thread per part: the parts of the two walks encode side by side already, and x264's
+# frame threads cost ~20 % more CPU at this size
+SPOTLIGHT_THREADS = 1
 SPOTLIGHT_MAX_FPS = 30.0      # smoother adds nothing to following one player, and costs encode time
 
 
@@ -50,40 +55,46 @@ class TrackLookup:
 
     def box_at(self, frame_index: int) -> tuple[np.ndarray | None, float]:
         """(xyxy or None, confidence) for a frame of the source video."""
-        n = len(self.indexes)
-        if n == 0:
-            return None, 0.0
         j = int(np.searchsorted(self.indexes, frame_index, side="right")) - 1
-        if j < 0:
-            return None, 0.0
-        if self.indexes[j] == frame_index or j + 1 >= n:
-            if self.indexes[j] != frame_index and frame_index - self.indexes[j] > self.max_interp_gap // 2:
-                return None, 0.0
-            return self._at(j)
-        a, b = self.boxes[j], self.boxes[j + 1]
-        gap = self.indexes[j + 1] - self.indexes[j]
-        if gap <= self.max_interp_gap and not (np.isnan(a).any() or np.isnan(b).any()):
-            t = (frame_index - self.indexes[j]) / gap
-            conf = (1 - t) * self.confidence[j] + t * self.confidence[j + 1]
-            return a + (b - a) * t, float(conf)
-        before, after = frame_index - self.indexes[j], self.indexes[j + 1] - frame_index
-        if before != after:
-            nearest = j if before < after else j + 1
-        else:  # halfway between a seen and an unseen frame: show the player where they were seen
-            nearest = j + 1 if np.isnan(a).any() else j
-        if abs(self.indexes[nearest] - frame_index) > self.max_interp_gap // 2:
-            return None, 0.0
-        return self._at(nearest)
+        before = self._known(j) if j >= 0 else None
+        after = self._known(j + 1) if j + 1 < len(self.indexes) else None
+        return box_between(frame_index, before, after, self.max_interp_gap)
 
     def analysed(self, frame_index: int) -> bool:
         """Whether the frame lies inside the analysed span (tracking may not cover the whole video)."""
         return len(self.indexes) > 0 and self.indexes[0] <= frame_index <= self.indexes[-1] + self.max_interp_gap // 2
 
-    def _at(self, j: int) -> tuple[np.ndarray | None, float]:
+    def _known(self, j: int) -> tuple[int, np.ndarray | None, float]:
         box = self.boxes[j]
-        if np.isnan(box).any():
-            return None, 0.0
-        return box.copy(), float(self.confidence[j])
+        return int(self.indexes[j]), None if np.isnan(box).any() else box, float(self.confidence[j])
+
+
+Known = tuple  # (frame_index, xyxy ndarray or None, confidence): one analysed frame
+
+
+def box_between(frame_index: int, before: Known | None, after: Known | None,
+                max_gap: int) -> tuple[np.ndarray | None, float]:
+    """The player's box on a frame from the analysed frames on either side of it (either may be
+    unknown): interpolated between two sightings at most ``max_gap`` frames apart, else the
+    nearer analysed frame decides (a tie goes to the sighting) when it is within ``max_gap // 2``."""
+    if before is not None and before[0] == frame_index:
+        return _copy(before)
+    if before is not None and after is not None:
+        (i, a, ca), (k, b, cb) = before, after
+        if k - i <= max_gap and a is not None and b is not None:
+            t = (frame_index - i) / (k - i)
+            return a + (b - a) * t, float((1 - t) * ca + t * cb)
+    near = [(abs(frame_index - known[0]), known[1] is None, n, known)
+            for n, known in enumerate((before, after)) if known is not None]
+    if not near:
+        return None, 0.0
+    distance, _, _, nearest = min(near)
+    return _copy(nearest) if distance <= max_gap // 2 else (None, 0.0)
+
+
+def _copy(known: Known) -> tuple[np.ndarray | None, float]:
+    _, box, conf = known
+    return (None, 0.0) if box is None else (np.array(box, float), float(conf))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,58 +189,136 @@ def spotlight_size(info: VideoInfo, max_width: int) -> tuple[int, int]:
     return width, height
 
 
+class SpotlightClip:
+    """The spotlight clip, drawn while the video is followed, so one decode feeds both.
+
+    The follower walks forward from the confirmed frame and backward in chunks, so the clip is
+    written in parts (``part``), each a stretch of frames in time order, joined by remuxing at
+    the end (``finish``). Boxes are measured on frames of size ``boxes_in`` (width, height; the
+    analysis size when drawn during tracking, the source size by default).
+    """
+
+    def __init__(self, out_path, info: VideoInfo, max_width: int, stride: int,
+                 boxes_in: tuple[int, int] | None = None, preset: str = SPOTLIGHT_PRESET, crf: int = SPOTLIGHT_CRF):
+        self.out_path = Path(out_path)
+        self.size = spotlight_size(info, max_width)
+        self.step = max(1, math.ceil(info.fps / SPOTLIGHT_MAX_FPS - 1e-6))  # 50/60 fps sources: every 2nd frame
+        self.fps = info.fps / self.step
+        box_w, box_h = boxes_in or (info.width, info.height)
+        self.box_scale = np.array([self.size[0] / box_w, self.size[1] / box_h] * 2, float)
+        self.max_gap = max(1, int(stride * 2.5))  # as TrackLookup: interpolate over one missed analysed frame
+        self.preset, self.crf = preset, crf
+        self._dir = Path(tempfile.mkdtemp(prefix=".spotlight-", dir=self.out_path.parent))
+        self._parts: list[tuple[int, Path]] = []
+        self._lock = threading.Lock()  # the two walks open parts from two threads
+
+    def wants(self, frame_index: int) -> bool:
+        return frame_index % self.step == 0
+
+    def part(self, first_index: int) -> "SpotlightPart":
+        path = self._dir / f"{first_index:012d}.mp4"
+        with self._lock:
+            self._parts.append((first_index, path))
+        return SpotlightPart(self, path)
+
+    def finish(self) -> None:
+        """Join the parts, in time order, into ``out_path``; then the parts are gone."""
+        try:
+            parts = [path for _, path in sorted(self._parts) if path.exists()]
+            if not parts:
+                raise VisionError("VIDEO_DECODE_ERROR", "no frame of the video could be drawn")
+            if len(parts) == 1:
+                os.replace(parts[0], self.out_path)
+            else:
+                concat_mp4(parts, self.out_path)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class SpotlightPart:
+    """One stretch of the clip: frames (small I420) and the player's analysed boxes, each in time
+    order, interleaved any way; a frame is drawn and encoded once the analysed frames on both
+    sides of it are known (or at ``close``), so at most the frames since the last box wait."""
+
+    def __init__(self, clip: SpotlightClip, path: Path):
+        self.clip, self.path = clip, path
+        self._waiting: collections.deque = collections.deque()  # (index, time_sec, image)
+        self._before: Known | None = None
+        self._writer: H264Writer | None = None
+
+    def add_frame(self, frame_index: int, time_sec: float, image: np.ndarray) -> None:
+        self._waiting.append((frame_index, time_sec, image))
+
+    def add_point(self, point: TrackPoint) -> None:
+        box = None if point.xyxy is None else np.asarray(point.xyxy, float)
+        known = (point.frame_index, box, point.confidence)
+        while self._waiting and self._waiting[0][0] <= point.frame_index:
+            self._draw(*self._waiting.popleft(), known)
+        self._before = known
+
+    def close(self, drawn: bool = True) -> None:
+        """Draw what waits (the boxes after it are unknown: the video ended or broke) and close the
+        part's file; ``drawn=False`` drops the waiting frames instead."""
+        try:
+            while drawn and self._waiting:
+                self._draw(*self._waiting.popleft(), None)
+        finally:
+            self._waiting.clear()
+            if self._writer is not None:
+                writer, self._writer = self._writer, None
+                writer.close()
+
+    def _draw(self, frame_index: int, time_sec: float, image: np.ndarray, after: Known | None) -> None:
+        box, conf = box_between(frame_index, self._before, after, self.clip.max_gap)
+        analysed = self._before is not None and (after is not None or frame_index - self._before[0]
+                                                 <= self.clip.max_gap // 2)
+        draw_spotlight(image, None if box is None else box * self.clip.box_scale, conf, time_sec,
+                       "not visible" if analysed or box is not None else "not analysed")
+        if self._writer is None:
+            width, height = self.clip.size
+            self._writer = H264Writer(self.path, self.clip.fps, width, height, crf=self.clip.crf,
+                                      preset=self.clip.preset, threads=SPOTLIGHT_THREADS)
+        self._writer.write_i420(image)
+
+
 def render_spotlight(video_path, track: TargetTrack, out_path, info: VideoInfo, max_width: int = 1280,
                      progress: Callable[[float], None] | None = None, preset: str = SPOTLIGHT_PRESET,
                      crf: int = SPOTLIGHT_CRF) -> None:
-    """The whole video, player highlighted, as H.264 yuv420p MP4 with faststart (plays in a browser).
+    """The spotlight clip of a finished track (source pixels), in a pass of its own over the video.
 
-    A second streamed pass over the video, decoded straight to scaled YUV planes that are drawn
-    on and encoded without colour conversion. If the video breaks part-way the clip ends where
-    decoding stopped (the analysis reports the error; the clip of what decoded is still useful).
+    The analysis draws the clip while it follows the player (``SpotlightClip``); this is for a
+    track that already exists. If the video breaks part-way the clip ends where decoding stopped.
     """
-    lookup = TrackLookup(track)
-    width, height = spotlight_size(info, max_width)
-    sx, sy = width / info.width, height / info.height
-    scale = np.array([sx, sy, sx, sy])
+    steps = np.diff([p.frame_index for p in track.points])
+    stride = max(1, int(np.median(steps))) if len(steps) else 1
+    clip = SpotlightClip(out_path, info, max_width, stride, preset=preset, crf=crf)
+    width, height = clip.size
+    part = clip.part(0)
+    points = iter(track.points)
+    upcoming = next(points, None)
     total = max(1, info.frame_count)
-    step = max(1, math.ceil(info.fps / SPOTLIGHT_MAX_FPS - 1e-6))  # 50/60 fps sources: every 2nd frame
-    with H264Writer(out_path, info.fps / step, width, height, crf=crf, preset=preset) as writer:
-        # the encoder runs on a thread of its own, a few frames behind the decoder (both release
-        # the GIL, so decode+draw and encode share the cores); the queue bounds the memory
-        frames: queue.Queue = queue.Queue(maxsize=_ENCODE_QUEUE)
-        failure: list[BaseException] = []
-
-        def encode() -> None:
-            while True:
-                image = frames.get()
-                if image is None:
-                    return
-                if not failure:
-                    try:
-                        writer.write_i420(image)
-                    except BaseException as exc:  # noqa: BLE001 - handed to the caller below
-                        failure.append(exc)
-
-        encoder = threading.Thread(target=encode, name="footy-spotlight-encode", daemon=True)
-        encoder.start()
+    try:
         try:
-            for frame in iter_frames(video_path, size=(width, height), pixel_format="yuv420p", step=step):
-                if failure:
-                    break
-                box, conf = lookup.box_at(frame.index)
-                message = "not visible" if lookup.analysed(frame.index) else "not analysed"
-                draw_spotlight(frame.image, None if box is None else box * scale, conf, frame.time_sec, message)
-                frames.put(frame.image)
+            for frame in iter_frames(video_path, size=(width, height), pixel_format="yuv420p", step=clip.step):
+                part.add_frame(frame.index, frame.time_sec, frame.image)
+                while upcoming is not None and upcoming.frame_index <= frame.index:
+                    part.add_point(upcoming)
+                    upcoming = next(points, None)
                 if progress and frame.index % 50 == 0:
                     progress(min(1.0, frame.index / total))
         except VisionError as exc:
             if exc.code != "VIDEO_DECODE_ERROR":
                 raise
-        finally:
-            frames.put(None)
-            encoder.join()
-        if failure:
-            raise failure[0]
+        while upcoming is not None:
+            part.add_point(upcoming)
+            upcoming = next(points, None)
+        part.close()
+        clip.finish()
+    finally:
+        clip.discard()
     if progress:
         progress(1.0)
 

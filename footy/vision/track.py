@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -26,7 +27,10 @@ from trackers import ByteTrackTracker
 
 from .detect import Detector
 from .types import CandidateTrack, TargetTrack, TrackPoint, VideoInfo, VisionError
-from .video import iter_frames, keyframe_before, probe
+from .video import DecodedFrame, iter_decoded, iter_frames, keyframe_before, probe, to_bgr, to_i420
+
+if TYPE_CHECKING:
+    from .render import SpotlightClip
 
 # --------------------------------------------------------------------------------------------
 # Candidate tracks
@@ -941,6 +945,7 @@ class TargetFollower:
 # --------------------------------------------------------------------------------------------
 
 _BACKWARD_CHUNK_SEC = 4.0
+_PREFETCH = 4  # frames each walk's decoder thread may run ahead (720p: ~1.4 MB each)
 _MAX_BACKWARD_CHUNK_SEC = 12.0
 
 
@@ -1017,9 +1022,22 @@ def _detector_copy(detector: Detector) -> Detector | None:
     return None
 
 
+def _convert(decoded: DecodedFrame, analysed: bool, size: tuple[int, int] | None,
+             clip_size: tuple[int, int] | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(analysis BGR image or None, spotlight I420 image or None) of one decoded frame. When both
+    are wanted at the same scaled size the BGR image is converted from the I420 one (``to_bgr``
+    takes that same path), so the frame is scaled once."""
+    small = to_i420(decoded.frame, clip_size) if clip_size is not None else None
+    if not analysed:
+        return None, small
+    if small is not None and size is not None and tuple(size) == tuple(clip_size):
+        return cv2.cvtColor(small, cv2.COLOR_YUV2BGR_I420), small
+    return to_bgr(decoded.frame, size), small
+
+
 def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoInfo | None = None,
                   progress: Callable[[float], None] | None = None, stride: int = 1,
-                  parallel: bool = True) -> TargetTrack:
+                  parallel: bool = True, spotlight: SpotlightClip | None = None) -> TargetTrack:
     """Follow the player confirmed at ``time_sec`` (box ``xyxy``, source pixels) to both ends.
 
     One point per analysed frame (every ``stride``-th), in time order. Forward is streamed;
@@ -1027,6 +1045,9 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     that stops decoding part-way keeps what was tracked and sets ``decode_error``.
     ``parallel``: walk backward on a second thread while forward runs (when the detector can be
     copied: ``PitchDetector`` can, an ONNX session is not copied and runs the passes in turn).
+    ``spotlight``: the clip to draw from the same decoded frames (boxes in analysis pixels, see
+    ``analysis_scaling``): the forward walk is one part, each backward chunk another; the caller
+    joins them with ``spotlight.finish()``.
     """
     info = info or probe(path)
     stride = max(1, int(stride))
@@ -1037,24 +1058,37 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     size, sx, sy = analysis_scaling(info)
     target = np.asarray(xyxy, dtype=np.float64) / np.array([sx, sy, sx, sy])
 
+    def clip_size(frame_index: int) -> tuple[int, int] | None:
+        return spotlight.size if spotlight is not None and spotlight.wants(frame_index) else None
+
     def walk_backward(det: Detector, start_obs: Observation, start_box, kit, start_det, start_index: int,
-                      start_grey, tick: Callable[[], None]) -> tuple[list[TrackPoint], VisionError | None]:
+                      start_grey, start_point: TrackPoint,
+                      tick: Callable[[], None]) -> tuple[list[TrackPoint], VisionError | None]:
         """Chunks of a few seconds ending at the confirmed frame, each walked in reverse."""
         backward: list[TrackPoint] = []
         follower = _new_follower(start_obs, start_box, kit, start_det, fps_analysed)
         chunk_end_index = start_index  # frames before this one are still to do
         later_grey = start_grey  # the frame just after the chunk, for the motion across the seam
+        later_point = start_point  # the spotlight between the chunk's last analysed frame and the next
+        part = None
         try:
             while chunk_end_index > 0:
                 chunk_start_sec = _backward_chunk_start(path, chunk_end_index / info.fps, info.fps, stride)
                 observations: list[Observation] = []
                 camera = CameraMotion()
                 first_grey = last_grey = None
-                for frame in iter_frames(path, start_sec=chunk_start_sec, end_sec=chunk_end_index / info.fps,
-                                         step=stride, size=size):
-                    if frame.index >= chunk_end_index:
+                for decoded in iter_decoded(path, start_sec=chunk_start_sec, end_sec=chunk_end_index / info.fps,
+                                            prefetch=_PREFETCH):
+                    if decoded.index >= chunk_end_index:
                         break
-                    observations.append(_observe(frame.image, frame.index, frame.time_sec, det, camera))
+                    analysed = decoded.index % stride == 0
+                    image, small = _convert(decoded, analysed, size, clip_size(decoded.index))
+                    if small is not None:
+                        part = part or spotlight.part(decoded.index)
+                        part.add_frame(decoded.index, decoded.time_sec, small)  # drawn once walked
+                    if not analysed:
+                        continue
+                    observations.append(_observe(image, decoded.index, decoded.time_sec, det, camera))
                     last_grey = camera.last_grey
                     if first_grey is None:
                         first_grey = last_grey
@@ -1070,7 +1104,13 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                     backward.append(follower.step(observations[k], motion_back))
                     motion_back = invert_motion(observations[k].motion)
                     tick()
-                later_grey = first_grey
+                if part is not None:
+                    for point in reversed(backward[-len(observations):]):
+                        part.add_point(point)
+                    part.add_point(later_point)
+                    part.close()
+                    part = None
+                later_grey, later_point = first_grey, backward[-1]
                 chunk_end_index = observations[0].frame_index
                 if chunk_start_sec <= 0:
                     break
@@ -1078,6 +1118,9 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             if exc.code != "VIDEO_DECODE_ERROR":
                 raise
             return backward, exc
+        finally:
+            if part is not None:  # a chunk that broke off: its frames were never walked
+                part.close(drawn=False)
         return backward, None
 
     # forward: from the confirmed frame to the end. Once the first frame is decided the backward
@@ -1088,17 +1131,28 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     follower: TargetFollower | None = None
     start = None
     backward_done = [0]
-    pool = future = None
+    pool = future = part = None
     try:
         try:
-            for frame in iter_frames(path, start_sec=max(0.0, time_sec), step=stride, size=size):
-                obs = _observe(frame.image, frame.index, frame.time_sec, detector, camera)
+            for decoded in iter_decoded(path, start_sec=max(0.0, time_sec), prefetch=_PREFETCH):
+                analysed = decoded.index % stride == 0
+                if follower is None and not analysed:
+                    continue  # before the first analysed frame: the backward walk's
+                if follower is None and spotlight is not None:
+                    part = spotlight.part(decoded.index)
+                image, small = _convert(decoded, analysed, size, clip_size(decoded.index))
+                if small is not None:
+                    part.add_frame(decoded.index, decoded.time_sec, small)
+                if not analysed:
+                    continue
+                obs = _observe(image, decoded.index, decoded.time_sec, detector, camera)
                 if follower is None:
-                    kit = kit_descriptor(frame.image, target)
+                    result.start_image = to_bgr(decoded.frame, None)  # the heatmap's backdrop, for free
+                    kit = kit_descriptor(image, target)
                     start_box, conf, start_det = _snap(obs, target)
                     follower = _new_follower(obs, start_box, kit, start_det, fps_analysed)
-                    start = (obs, start_box, kit, start_det, obs.frame_index, camera.last_grey)
                     forward.append(TargetFollower._point(obs, start_box, conf))
+                    start = (obs, start_box, kit, start_det, obs.frame_index, camera.last_grey, forward[0])
                     twin = _detector_copy(detector) if parallel else None
                     if twin is not None and obs.frame_index > 0:
                         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
@@ -1106,12 +1160,16 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                                              lambda: backward_done.__setitem__(0, backward_done[0] + 1))
                 else:
                     forward.append(follower.step(obs, obs.motion))
+                if part is not None:
+                    part.add_point(forward[-1])
                 prog.done = len(forward) + backward_done[0] - 1
                 prog.tick()
         except VisionError as exc:
             if exc.code != "VIDEO_DECODE_ERROR":
                 raise
             result.decode_error = exc
+        if part is not None:
+            part.close()  # the frames after the last analysed one (the end, or where it broke)
         if follower is None:  # nothing decodes from the confirmed frame on
             if result.decode_error is None:
                 raise VisionError("VIDEO_DECODE_ERROR", f"no frame decodes at {time_sec:.3f}s")
@@ -1129,6 +1187,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 prog.tick()
             backward, backward_error = walk_backward(detector, *start, tick)
     finally:
+        if part is not None:
+            part.close(drawn=False)  # no-op after the close above; drops the frames on an error
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     result.decode_error = result.decode_error or backward_error

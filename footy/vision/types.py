@@ -91,3 +91,4 @@ class TargetTrack:
     points: list[TrackPoint] = field(default_factory=list)
     frames_total: int = 0
     decode_error: VisionError | None = None  # set when the video broke part-way
+    start_image: np.ndarray | None = None  # BGR, source size: the frame the player was confirmed on

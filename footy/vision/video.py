@@ -5,7 +5,10 @@ Nothing here holds more than one decoded frame; callers keep whatever window the
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import numpy as np
 from .types import Frame, VideoInfo, VisionError
 
 
-def _open(path: str | Path):
+def _open(path: str | Path, frame_threads: bool = True):
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
@@ -25,7 +28,10 @@ def _open(path: str | Path):
         container.close()
         raise VisionError("INVALID_VIDEO", "the file has no video stream")
     stream = container.streams.video[0]
-    stream.thread_type = "AUTO"  # frame + slice threads: decode is the pipeline's physical limit
+    if frame_threads:
+        stream.thread_type = "AUTO"  # frame + slice threads: decode is the pipeline's physical limit
+    else:  # the caller runs the decoder on a thread of its own, beside other work (see iter_decoded)
+        stream.thread_type, stream.thread_count = "NONE", 1
     return container, stream
 
 
@@ -80,12 +86,13 @@ _TRUNCATION_TOLERANCE_FRAMES = 3
 _TRUNCATION_TOLERANCE_SHARE = 0.01
 
 
-def _to_bgr(frame, size: tuple[int, int] | None) -> np.ndarray:
+def to_bgr(frame, size: tuple[int, int] | None) -> np.ndarray:
+    """A decoded frame as a BGR array, scaled to ``size`` (width, height) on the way when given."""
     if size is None or (frame.width, frame.height) == tuple(size):
         return frame.to_ndarray(format="bgr24", threads=1)
     width, height = int(size[0]), int(size[1])
     if width % 2 == 0 and height % 4 == 0:  # scale the planes with OpenCV, then convert the small image
-        return cv2.cvtColor(_to_i420(frame, (width, height)), cv2.COLOR_YUV2BGR_I420)
+        return cv2.cvtColor(to_i420(frame, (width, height)), cv2.COLOR_YUV2BGR_I420)
     return frame.to_ndarray(format="bgr24", width=width, height=height, interpolation="BILINEAR", threads=1)
 
 
@@ -104,7 +111,7 @@ def check_i420_size(width: int, height: int) -> None:
         raise ValueError(f"I420 images need an even width and a height divisible by 4, not {width}x{height}")
 
 
-def _to_i420(frame, size: tuple[int, int] | None) -> np.ndarray:
+def to_i420(frame, size: tuple[int, int] | None) -> np.ndarray:
     """The frame as one I420 array, planes scaled with OpenCV: 5-10x cheaper than swscale to BGR."""
     if frame.format.name not in ("yuv420p", "yuvj420p"):
         frame = frame.reformat(format="yuv420p")
@@ -137,7 +144,40 @@ def iter_frames(path: str | Path, start_sec: float = 0.0, end_sec: float | None 
     """
     if pixel_format not in ("bgr24", "yuv420p"):
         raise ValueError(f"pixel_format must be bgr24 or yuv420p, not {pixel_format!r}")
-    container, stream = _open(path)
+    convert = to_i420 if pixel_format == "yuv420p" else to_bgr
+    for decoded in iter_decoded(path, start_sec, end_sec):
+        if decoded.index % step == 0:
+            yield Frame(index=decoded.index, time_sec=decoded.time_sec, image=convert(decoded.frame, size))
+
+
+@dataclass
+class DecodedFrame:
+    """A decoded frame before any conversion (``to_bgr`` / ``to_i420`` make arrays of it), so one
+    decode can feed several consumers at their own sizes: the analysis and the spotlight clip."""
+
+    index: int
+    time_sec: float
+    frame: av.VideoFrame
+
+
+def iter_decoded(path: str | Path, start_sec: float = 0.0, end_sec: float | None = None,
+                 prefetch: int = 0) -> Iterator[DecodedFrame]:
+    """Every frame from ``start_sec`` until ``end_sec``, unconverted; errors as ``iter_frames``.
+
+    ``prefetch`` > 0 decodes on a thread of its own, with one decoder thread, up to that many
+    frames ahead. For a caller that does real work per frame this is faster than ffmpeg's frame
+    threads, which cost ~30 % more CPU for a decode only ~10 % quicker (measured at 720p on 2
+    cores): the decoding and the caller's work share the cores instead.
+    """
+    if prefetch > 0:
+        yield from _prefetched(lambda: _decode(path, start_sec, end_sec, frame_threads=False), prefetch)
+    else:
+        yield from _decode(path, start_sec, end_sec)
+
+
+def _decode(path: str | Path, start_sec: float, end_sec: float | None,
+            frame_threads: bool = True) -> Iterator[DecodedFrame]:
+    container, stream = _open(path, frame_threads)
     fps = _fps(stream)
     expected_frames = int(stream.frames or 0)  # exact for MP4/MOV, 0 when the container does not say
     try:
@@ -163,12 +203,56 @@ def iter_frames(path: str | Path, start_sec: float = 0.0, end_sec: float | None 
             if end_sec is not None and time_sec > end_sec + 0.5 / fps:
                 return
             last_index = index
-            if time_sec + 0.5 / fps < start_sec or index % step:
+            if time_sec + 0.5 / fps < start_sec:
                 continue
-            image = _to_i420(frame, size) if pixel_format == "yuv420p" else _to_bgr(frame, size)
-            yield Frame(index=index, time_sec=index / fps, image=image)
+            yield DecodedFrame(index=index, time_sec=index / fps, frame=frame)
     finally:
         container.close()
+
+
+_END = object()
+
+
+def _prefetched(make: Callable[[], Iterator], depth: int) -> Iterator:
+    """The items of ``make()``, produced on a thread of its own at most ``depth`` ahead. Its
+    exceptions are raised here; stopping early (``close``) stops the thread and closes ``make()``."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        source = make()
+        try:
+            for item in source:
+                if not put((item, None)):
+                    return
+            put((_END, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            put((_END, exc))
+        finally:
+            source.close()
+
+    producer = threading.Thread(target=produce, name="footy-decode", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item, error = items.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        producer.join()
 
 
 def _check_complete(last_index: int, expected_frames: int, fps: float, end_sec: float | None) -> None:
@@ -235,7 +319,7 @@ class H264Writer:
     """MP4 with H.264 in yuv420p and the moov atom up front (faststart): plays in Chromium's <video>."""
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int, crf: int = 23,
-                 preset: str = "veryfast"):
+                 preset: str = "veryfast", threads: int = 0):
         self.path = str(path)
         # yuv420p needs even dimensions
         self.width, self.height = width - width % 2, height - height % 2
@@ -244,8 +328,9 @@ class H264Writer:
         self._stream = self._container.add_stream("libx264", rate=rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": str(crf), "preset": preset}
-        self._stream.codec_context.options = {"crf": str(crf), "preset": preset}
+        options = {"crf": str(crf), "preset": preset, "threads": str(threads)}  # threads 0: x264 decides
+        self._stream.options = options
+        self._stream.codec_context.options = options
 
     def write(self, image: np.ndarray) -> None:
         if image.shape[1] != self.width or image.shape[0] != self.height:
@@ -272,3 +357,35 @@ class H264Writer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def concat_mp4(parts: list, out_path: str | Path) -> None:
+    """Join MP4 files of one H.264 stream each, written by ``H264Writer`` with the same size, rate
+    and settings, into one faststart MP4, by remuxing: nothing is decoded or encoded again.
+
+    Every part starts with a keyframe, so the joined stream is valid where the parameter sets
+    agree; parts whose parameter sets differ (or that cannot be read) raise ``ValueError``.
+    """
+    if not parts:
+        raise ValueError("nothing to join")
+    with av.open(str(parts[0])) as first:
+        template = first.streams.video[0]
+        extradata = template.codec_context.extradata
+        with av.open(str(out_path), mode="w", options={"movflags": "+faststart"}) as out:
+            stream = out.add_stream_from_template(template)
+            offset = 0  # in the parts' time base: where the next part starts
+            for part in parts:
+                with av.open(str(part)) as container:
+                    source = container.streams.video[0]
+                    if source.codec_context.extradata != extradata or source.time_base != template.time_base:
+                        raise ValueError(f"{Path(part).name} was not written with the same settings")
+                    end = offset
+                    for packet in container.demux(source):
+                        if packet.dts is None:  # the demuxer's flush packet
+                            continue
+                        packet.pts += offset
+                        packet.dts += offset
+                        end = max(end, packet.pts + (packet.duration or 0))
+                        packet.stream = stream
+                        out.mux(packet)
+                    offset = end
