@@ -1076,11 +1076,12 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 chunk_start_sec = _backward_chunk_start(path, chunk_end_index / info.fps, info.fps, stride)
                 observations: list[Observation] = []
                 camera = CameraMotion()
-                first_grey = last_grey = None
+                first_grey = last_grey = first_index = None
                 for decoded in iter_decoded(path, start_sec=chunk_start_sec, end_sec=chunk_end_index / info.fps,
                                             prefetch=_PREFETCH):
                     if decoded.index >= chunk_end_index:
                         break
+                    first_index = decoded.index if first_index is None else first_index
                     analysed = decoded.index % stride == 0
                     image, small = _convert(decoded, analysed, size, clip_size(decoded.index))
                     if small is not None:
@@ -1111,7 +1112,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                     part.close()
                     part = None
                 later_grey, later_point = first_grey, backward[-1]
-                chunk_end_index = observations[0].frame_index
+                chunk_end_index = first_index  # the next chunk ends where this one's frames begin
                 if chunk_start_sec <= 0:
                     break
         except VisionError as exc:

@@ -319,7 +319,7 @@ class H264Writer:
     """MP4 with H.264 in yuv420p and the moov atom up front (faststart): plays in Chromium's <video>."""
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int, crf: int = 23,
-                 preset: str = "veryfast", threads: int = 0):
+                 preset: str = "veryfast", threads: int = 0, keyint: int | None = None):
         self.path = str(path)
         # yuv420p needs even dimensions
         self.width, self.height = width - width % 2, height - height % 2
@@ -328,6 +328,8 @@ class H264Writer:
         self._stream = self._container.add_stream("libx264", rate=rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
+        if keyint:  # frames between keyframes (x264's default is 250)
+            self._stream.codec_context.gop_size = int(keyint)
         options = {"crf": str(crf), "preset": preset, "threads": str(threads)}  # threads 0: x264 decides
         self._stream.options = options
         self._stream.codec_context.options = options

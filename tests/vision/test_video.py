@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import struct
+import threading
 import wave
 
 import av
@@ -10,7 +11,7 @@ import pytest
 
 from footy.vision.synthetic import default_scene, render_scene
 from footy.vision.types import VisionError
-from footy.vision.video import H264Writer, frame_at, iter_frames, probe
+from footy.vision.video import H264Writer, concat_mp4, frame_at, iter_decoded, iter_frames, probe, to_bgr
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +150,58 @@ def test_keyframe_before_is_where_decoding_starts(clip):
     start = _backward_chunk_start(path, duration, probe(path).fps, 2)
     assert 0.0 <= start < duration
     assert keyframe_before("/nonexistent.mp4", 1.0) is None
+
+
+def _flat_part(path, level: int, frames: int, size=(320, 180), crf: int = 20) -> None:
+    with H264Writer(path, 25, *size, crf=crf, preset="ultrafast", threads=1) as writer:
+        image = np.full((size[1] * 3 // 2, size[0]), 128, np.uint8)  # grey: U = V = 128
+        image[:size[1]] = level
+        for _ in range(frames):
+            writer.write_i420(image)
+
+
+def test_concat_joins_parts_in_order_as_one_faststart_clip(tmp_path):
+    parts = []
+    for n, (level, frames) in enumerate([(40, 7), (120, 30), (200, 13)]):
+        parts.append(tmp_path / f"part{n}.mp4")
+        _flat_part(parts[-1], level, frames)
+    out = tmp_path / "joined.mp4"
+    concat_mp4(parts, out)
+    atoms = top_level_atoms(out)
+    assert atoms.index("moov") < atoms.index("mdat")  # faststart
+    info = probe(out)
+    assert info.frame_count == 50 and info.duration_sec == pytest.approx(2.0, abs=0.05)
+    frames = list(iter_frames(out))
+    assert [f.index for f in frames] == list(range(50))
+    # each frame comes from its part, in order (grey: BGR levels follow the luma's)
+    levels = [int(np.median(f.image)) for f in frames]
+    expected = [(y - 16) * 255 // 219 for y in [40] * 7 + [120] * 30 + [200] * 13]  # limited -> full range
+    assert all(abs(a - b) <= 8 for a, b in zip(levels, expected)), levels
+    assert levels[6] < levels[7] and levels[36] < levels[37]  # the seams fall where the parts meet
+
+
+def test_concat_refuses_parts_written_differently(tmp_path):
+    _flat_part(tmp_path / "a.mp4", 50, 5)
+    _flat_part(tmp_path / "b.mp4", 50, 5, size=(640, 360))
+    with pytest.raises(ValueError):
+        concat_mp4([tmp_path / "a.mp4", tmp_path / "b.mp4"], tmp_path / "out.mp4")
+    with pytest.raises(ValueError):
+        concat_mp4([], tmp_path / "out.mp4")
+
+
+def test_prefetched_decoding_gives_the_same_frames_and_stops_cleanly(clip, tmp_path):
+    plain = [(d.index, d.time_sec) for d in iter_decoded(clip, start_sec=1.0, end_sec=3.0)]
+    ahead = [(d.index, d.time_sec) for d in iter_decoded(clip, start_sec=1.0, end_sec=3.0, prefetch=3)]
+    assert plain == ahead and plain[0][0] == 25 and plain[-1][0] == 75
+    frames = iter_decoded(clip, prefetch=2)
+    first = next(frames)
+    assert first.index == 0 and to_bgr(first.frame, (320, 180)).shape == (180, 320, 3)
+    frames.close()  # a caller that stops early: the decoding thread goes with it
+    assert not [t for t in threading.enumerate() if t.name == "footy-decode"]
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VisionError) as err:
+        for _ in iter_decoded(cut, prefetch=2):
+            pass
+    assert err.value.code == "VIDEO_DECODE_ERROR" and err.value.details["frame_index"] > 10
