@@ -218,13 +218,15 @@ class PitchDetector:
         # grass density, not single pixels: a crowd has green specks but is not mostly grass
         density = cv2.blur(small.astype(np.float32) / 255.0, (7, 7))
         small = (density > 0.55).astype(np.uint8)
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(small, connectivity=8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(small, 8, cv2.CV_32S, cv2.CCL_GRANA)
         region = np.zeros_like(small)
         if n > 1:
             biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
             if stats[biggest, cv2.CC_STAT_AREA] >= 0.05 * small.size:
-                pts = cv2.findNonZero((labels == biggest).astype(np.uint8))
-                hull = cv2.convexHull(pts)
+                # the hull of the area is the hull of its outline: far fewer points than every pixel
+                outline, _ = cv2.findContours((labels == biggest).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                              cv2.CHAIN_APPROX_SIMPLE)
+                hull = cv2.convexHull(np.concatenate(outline))
                 cv2.fillConvexPoly(region, hull, 1)
         return cv2.resize(region, (grass.shape[1], grass.shape[0]), interpolation=cv2.INTER_NEAREST)
 
@@ -273,7 +275,7 @@ class PitchDetector:
         close_h = max(3, int(round(hgt * 0.012)) * 2 + 1)
         foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE,
                                       cv2.getStructuringElement(cv2.MORPH_RECT, (3, close_h)))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(foreground, 8, cv2.CV_32S, cv2.CCL_GRANA)
         min_h = max(6.0, self.min_height_frac * hgt)
         max_h = self.max_height_frac * hgt
         boxes: list[tuple[float, float, float, float]] = []
@@ -349,7 +351,7 @@ class PitchDetector:
     @staticmethod
     def _strip_lines(blob: np.ndarray, x0: int, y0: int) -> list[tuple[np.ndarray, int, int]]:
         opened = cv2.morphologyEx(blob.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(opened, 8, cv2.CV_32S, cv2.CCL_GRANA)
         out = []
         for i in range(1, n):
             x, y, w, h, _ = stats[i]
@@ -475,12 +477,13 @@ class PitchDetector:
         has = blob.any(axis=0)
         tops = np.where(has, blob.argmax(axis=0), h).astype(np.float64)
         bottoms = np.where(has, h - 1 - blob[::-1].argmax(axis=0), 0).astype(np.float64)
-        best, best_step = None, 0.0
-        for c in range(max(2, int(0.3 * w)), min(w - 2, int(0.7 * w)) + 1):
-            step = abs(np.median(bottoms[:c]) - np.median(bottoms[c:])) + abs(np.median(tops[:c]) - np.median(tops[c:]))
-            if step > best_step:
-                best, best_step = c, step
-        if best is None or best_step < 0.1 * h:
+        cuts = np.arange(max(2, int(0.3 * w)), min(w - 2, int(0.7 * w)) + 1)
+        if len(cuts) == 0:
+            return [_part(blob, x0, y0)]
+        (bottom_l, bottom_r), (top_l, top_r) = _split_medians(bottoms, cuts), _split_medians(tops, cuts)
+        steps = np.abs(bottom_l - bottom_r) + np.abs(top_l - top_r)
+        best, best_step = int(cuts[int(np.argmax(steps))]), float(steps.max())
+        if best_step <= 0 or best_step < 0.1 * h:
             return [_part(blob, x0, y0)]
         return [_part(blob[:, :best], x0, y0), _part(blob[:, best:], x0 + best, y0)]
 
@@ -527,6 +530,13 @@ def _head_columns(tops: np.ndarray, prominence: float, spacing: int) -> list[int
         if min(left_drop, right_drop) >= prominence:
             found.append(c)
     return sorted(found)
+
+
+def _split_medians(values: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Medians of ``values[:c]`` and ``values[c:]`` for every cut ``c``, in one pass each."""
+    before = np.arange(len(values))[None, :] < cuts[:, None]
+    return (np.nanmedian(np.where(before, values, np.nan), axis=1),
+            np.nanmedian(np.where(before, np.nan, values), axis=1))
 
 
 def _part(blob: np.ndarray, x0: int, y0: int):
