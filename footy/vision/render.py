@@ -1,7 +1,9 @@
 """What the coach sees: the spotlight clip, the heatmap, and the track as CSV/JSON.
 
 The maths (where is the player on frame f, density of positions) is kept apart from the drawing.
-Everything streams: the spotlight is one pass over the video, one frame in memory at a time.
+Everything streams: ``SpotlightClip`` is drawn from the frames the tracking decodes anyway, each
+frame as soon as the analysed frames around it are decided (``render_spotlight`` is the same
+drawing in a pass of its own, for a track that already exists).
 """
 from __future__ import annotations
 

@@ -149,3 +149,12 @@ def test_the_spotlight_drawn_while_following_matches_one_drawn_afterwards(scene,
     worst = max(np.percentile(np.abs(a.image.astype(int) - b.image.astype(int)), 99.9)
                 for a, b in zip(drawn, redrawn))
     assert worst < 40, worst
+
+
+def test_a_50_fps_video_analysed_from_its_middle_gives_a_25_fps_clip_of_every_second_frame(tmp_path):
+    scene = render_scene(default_scene(n_players=3, seconds=2.0, fps=50.0), tmp_path / "fast.mp4")
+    out = analyze_video(scene.path, 1.0, target_box(scene, 50, 1), tmp_path / "job")
+    assert out.result["stride"] == 4  # at most 15 analysed frames a second
+    clip = probe(out.artefacts["spotlight"])
+    assert clip.fps == pytest.approx(25.0) and clip.frame_count == 50
+    assert clip.duration_sec == pytest.approx(2.0, abs=0.05)
