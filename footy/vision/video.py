@@ -252,6 +252,11 @@ def _prefetched(make: Callable[[], Iterator], depth: int) -> Iterator:
             yield item
     finally:
         stop.set()
+        while producer.is_alive():  # make room, so a producer waiting to put sees the stop at once
+            try:
+                items.get(timeout=0.01)
+            except queue.Empty:
+                pass
         producer.join()
 
 
