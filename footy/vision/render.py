@@ -275,8 +275,9 @@ class SpotlightPart:
 
     def _draw(self, frame_index: int, time_sec: float, image: np.ndarray, after: Known | None) -> None:
         box, conf = box_between(frame_index, self._before, after, self.clip.max_gap)
-        analysed = self._before is not None and (after is not None or frame_index - self._before[0]
-                                                 <= self.clip.max_gap // 2)
+        # "not analysed" only past the last analysed frame (where the video broke off)
+        analysed = after is not None or (self._before is not None
+                                         and frame_index - self._before[0] <= self.clip.max_gap // 2)
         draw_spotlight(image, None if box is None else box * self.clip.box_scale, conf, time_sec,
                        "not visible" if analysed or box is not None else "not analysed")
         if self._writer is None:

@@ -945,8 +945,8 @@ class TargetFollower:
 # --------------------------------------------------------------------------------------------
 
 _BACKWARD_CHUNK_SEC = 4.0
-_PREFETCH = 4  # frames each walk's decoder thread may run ahead (720p: ~1.4 MB each)
 _MAX_BACKWARD_CHUNK_SEC = 12.0
+_PREFETCH = 4  # frames each walk's decoder thread may run ahead (720p: ~1.4 MB each)
 
 
 def _backward_chunk_start(path, end_sec: float, fps: float, stride: int = 1) -> float:
