@@ -363,6 +363,10 @@ class FollowerSettings:
     reacquire_kit: float = 0.5  # max kit distance for a lost player to be re-acquired
     reacquire_frames: int = 3  # frames a new track must live before it can be the player
     reacquire_size: tuple = (0.7, 1.3)  # ...and its height vs the target's when last seen for sure
+    # a re-acquired identity is on probation this long (renewed while it is missed): its coasting
+    # box is not reported where it sits on a detection it did not take (most likely a team-mate)
+    tentative_sec: float = 0.4
+    tentative_overlap: float = 0.3  # IoU of the coasting box with such a detection
     velocity_smoothing: float = 0.7
     # missed, the target adopts a track born since it was last seen, where it could have run to
     adopt_speed: float = 2.5  # body heights/s (~4.5 m/s) on top of ``gate``
@@ -488,6 +492,7 @@ class TargetFollower:
         self.cut_registered = False  # the view after the cut was registered to the one before it
         self.wide_grey: tuple[np.ndarray, float] | None = None  # last wide frame stepped (small grey)
         self.cuts = 0  # times the wide shot was left (for tests and diagnostics)
+        self.tentative = 0  # analysed frames of probation left after a re-acquisition
         self._width = self._height = 0  # of the frame being stepped
 
     def _frames(self, seconds: float) -> int:
@@ -574,6 +579,9 @@ class TargetFollower:
             return self._point(obs, None, 0.0)
         if across is not None:
             motion = across  # the motion measured frame to frame across the cut is meaningless
+            self.tentative = 0
+        probation = self.tentative
+        self.tentative = max(0, self.tentative - 1)
         zoom = math.hypot(motion[0, 0], motion[1, 0])
         moved = warp_box(self.box, motion)
         self.anchor = warp_box(self.anchor, motion)
@@ -638,6 +646,8 @@ class TargetFollower:
                 self._reacquire(moved, kit_dist, other_matches)
             if t is not None:
                 box = self._take_over(t)
+                if not self.after_cut and self.s.tentative_sec > 0:
+                    self.tentative = self._frames(self.s.tentative_sec)
                 if self.after_cut:
                     # everyone else was met after the cut too: none of them is the target hiding,
                     # but a second track started on the target itself (its box changed while
@@ -737,6 +747,12 @@ class TargetFollower:
         self.velocity *= 0.97
         if self.missed > self._frames(self.s.max_coast_sec):
             self.lost_at = self.step_count
+        if probation and n_det and float(_iou_one(predicted, boxes).max()) >= self.s.tentative_overlap:
+            # just re-acquired and already missed, coasting onto a detection it did not take: the
+            # borrowed track was probably a team-mate's, and a box on someone else is worse than
+            # "not visible" (seed 2 match player 1: 15 -> 10 wrong frames, no share lost)
+            self.tentative = self._frames(self.s.tentative_sec)
+            return self._point(obs, None, 0.0)
         if self.missed <= self._frames(self.s.report_coast_sec) and self._inside(predicted, obs):
             return self._point(obs, predicted, 0.45 * (1 - self.missed / (self._frames(self.s.report_coast_sec) + 1)))
         return self._point(obs, None, 0.0)
