@@ -174,3 +174,21 @@ def test_a_player_behind_and_beside_another_is_split_in_two():
     truth = np.array([[116, 100, 133, 140], [100, 124, 117, 164]], float)
     iou = iou_matrix(truth, boxes)
     assert iou.max(axis=1).min() >= 0.6
+
+
+def test_analysis_with_an_onnx_model_walks_in_turn_and_draws_every_frame(tiny_model, easy_scene, tmp_path):
+    # an ONNX session is not copied to a second thread: the backward walk runs after the forward
+    # one, and the spotlight's parts still join into one clip with every frame, in order
+    from footy.vision.analysis import analyze_video
+    from footy.vision.types import NormBox
+    from footy.vision.video import H264Writer, probe
+
+    short_gop = tmp_path / "gop.mp4"
+    with H264Writer(short_gop, 25, 640, 360, crf=20, keyint=25) as writer:
+        for frame in iter_frames(easy_scene.path):
+            writer.write(frame.image)
+    detector = make_detector(f"onnx:{tiny_model}?classes=0")
+    out = analyze_video(short_gop, 1.2, NormBox(0.4, 0.3, 0.1, 0.3), tmp_path / "job", detector=detector, stride=2)
+    n = probe(short_gop).frame_count
+    assert out.result["frames_analysed"] == (n + 1) // 2
+    assert [f.index for f in iter_frames(out.artefacts["spotlight"])] == list(range(n))
