@@ -40,37 +40,6 @@ SPOTLIGHT_MAX_FPS = 30.0      # smoother adds nothing to following one player, a
 # Where the player is on any frame
 # ---------------------------------------------------------------------------------------------
 
-class TrackLookup:
-    """The player's box on any frame index, including frames between analysed ones (stride > 1).
-
-    Between two analysed frames where the player was visible the box is interpolated linearly;
-    next to a frame where they were not, the nearest analysed frame decides.
-    """
-
-    def __init__(self, track: TargetTrack):
-        pts = track.points
-        self.indexes = np.array([p.frame_index for p in pts], np.int64)
-        self.boxes = np.array([p.xyxy if p.visible else (np.nan,) * 4 for p in pts], float).reshape(-1, 4)
-        self.confidence = np.array([p.confidence for p in pts], float)
-        steps = np.diff(self.indexes)
-        self.max_interp_gap = int(np.median(steps) * 2.5) if len(steps) else 1
-
-    def box_at(self, frame_index: int) -> tuple[np.ndarray | None, float]:
-        """(xyxy or None, confidence) for a frame of the source video."""
-        j = int(np.searchsorted(self.indexes, frame_index, side="right")) - 1
-        before = self._known(j) if j >= 0 else None
-        after = self._known(j + 1) if j + 1 < len(self.indexes) else None
-        return box_between(frame_index, before, after, self.max_interp_gap)
-
-    def analysed(self, frame_index: int) -> bool:
-        """Whether the frame lies inside the analysed span (tracking may not cover the whole video)."""
-        return len(self.indexes) > 0 and self.indexes[0] <= frame_index <= self.indexes[-1] + self.max_interp_gap // 2
-
-    def _known(self, j: int) -> tuple[int, np.ndarray | None, float]:
-        box = self.boxes[j]
-        return int(self.indexes[j]), None if np.isnan(box).any() else box, float(self.confidence[j])
-
-
 Known = tuple  # (frame_index, xyxy ndarray or None, confidence): one analysed frame
 
 
@@ -208,7 +177,7 @@ class SpotlightClip:
         self.fps = info.fps / self.step
         box_w, box_h = boxes_in or (info.width, info.height)
         self.box_scale = np.array([self.size[0] / box_w, self.size[1] / box_h] * 2, float)
-        self.max_gap = max(1, int(stride * 2.5))  # as TrackLookup: interpolate over one missed analysed frame
+        self.max_gap = max(1, int(stride * 2.5))  # interpolate across one missed analysed frame, not more
         self.preset, self.crf = preset, crf
         self._dir = Path(tempfile.mkdtemp(prefix=".spotlight-", dir=self.out_path.parent))
         self._parts: list[tuple[int, Path]] = []

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from footy.vision.render import (CSV_COLUMNS, TrackLookup, render_heatmap, render_spotlight, write_track_csv,
+from footy.vision.render import (CSV_COLUMNS, box_between, render_heatmap, render_spotlight, write_track_csv,
                                  write_track_json)
 from footy.vision.synthetic import default_scene, render_scene
 from footy.vision.types import TargetTrack, TrackPoint, VisionError
@@ -34,22 +34,23 @@ def truth_track(scene, player_id=1, hidden=range(40, 55), stride=1) -> TargetTra
     return TargetTrack(points=points, frames_total=len(points))
 
 
-def test_lookup_interpolates_between_analysed_frames():
-    track = TargetTrack(points=[
-        TrackPoint(0, 0.0, (0, 0, 10, 20), 1.0),
-        TrackPoint(2, 0.08, (10, 0, 20, 20), 0.5),
-        TrackPoint(4, 0.16, None, 0.0),
-        TrackPoint(6, 0.24, (30, 0, 40, 20), 1.0),
-    ])
-    lookup = TrackLookup(track)
-    box, conf = lookup.box_at(1)
+def test_box_between_analysed_frames_interpolates_or_takes_the_nearest():
+    known = [(0, np.array([0, 0, 10, 20.0]), 1.0), (2, np.array([10, 0, 20, 20.0]), 0.5), (4, None, 0.0),
+             (6, np.array([30, 0, 40, 20.0]), 1.0)]
+
+    def at(index: int):  # the analysed frames on either side, as the spotlight's parts see them
+        before = max((k for k in known if k[0] <= index), default=None, key=lambda k: k[0])
+        after = min((k for k in known if k[0] > index), default=None, key=lambda k: k[0])
+        return box_between(index, before, after, max_gap=5)  # stride 2
+
+    box, conf = at(1)
     assert np.allclose(box, [5, 0, 15, 20]) and conf == pytest.approx(0.75)
-    assert lookup.box_at(4)[0] is None
-    assert np.allclose(lookup.box_at(3)[0], [10, 0, 20, 20])  # next to a lost frame: the nearest decides
-    assert np.allclose(lookup.box_at(5)[0], [30, 0, 40, 20])
-    assert lookup.box_at(7)[0] is not None and lookup.box_at(9)[0] is None  # past the end, then too far
-    assert not lookup.analysed(-1) and lookup.analysed(6) and not lookup.analysed(20)
-    assert TrackLookup(TargetTrack()).box_at(0) == (None, 0.0)
+    assert at(4)[0] is None
+    assert np.allclose(at(3)[0], [10, 0, 20, 20])  # next to a lost frame: the nearest decides, a tie the sighting
+    assert np.allclose(at(5)[0], [30, 0, 40, 20])
+    assert at(7)[0] is not None and at(9)[0] is None  # past the end, then too far
+    assert np.allclose(at(-1)[0], [0, 0, 10, 20])  # just before the first analysed frame
+    assert box_between(0, None, None, 5) == (None, 0.0)
 
 
 def test_csv_has_exact_columns_and_empty_boxes_when_not_visible(scene, tmp_path):
