@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import csv
 import json
+import logging
 import math
 import os
 import shutil
@@ -23,6 +24,8 @@ import numpy as np
 
 from .types import TargetTrack, TrackPoint, VideoInfo, VisionError
 from .video import H264Writer, concat_mp4, i420_planes, iter_frames
+
+log = logging.getLogger(__name__)
 
 SPOTLIGHT_DIM = 0.38          # brightness kept outside the spotlight
 SPOTLIGHT_LOST_DIM = 0.6      # brightness of the whole frame while the player is not visible
@@ -200,10 +203,23 @@ class SpotlightClip:
                 raise VisionError("VIDEO_DECODE_ERROR", "no frame of the video could be drawn")
             if len(parts) == 1:
                 os.replace(parts[0], self.out_path)
-            else:
+                return
+            try:
                 concat_mp4(parts, self.out_path)
+            except ValueError:  # cannot happen with one x264 build and one setting; should it, re-encode
+                log.exception("spotlight parts could not be joined as they are: re-encoding them")
+                self._reencode(parts)
         finally:
             self.discard()
+
+    def _reencode(self, parts: list[Path]) -> None:
+        """Join the parts by decoding them (small, 640 px) and encoding them again as one clip."""
+        width, height = self.size
+        with H264Writer(self.out_path, self.fps, width, height, crf=self.crf, preset=self.preset,
+                        threads=SPOTLIGHT_THREADS) as writer:
+            for part in parts:
+                for frame in iter_frames(part, size=(width, height), pixel_format="yuv420p"):
+                    writer.write_i420(frame.image)
 
     def discard(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from footy.vision.render import (CSV_COLUMNS, box_between, render_heatmap, render_spotlight, write_track_csv,
-                                 write_track_json)
+from footy.vision.render import (CSV_COLUMNS, SpotlightClip, box_between, render_heatmap, render_spotlight,
+                                 write_track_csv, write_track_json)
 from footy.vision.synthetic import default_scene, render_scene
 from footy.vision.types import TargetTrack, TrackPoint, VisionError
 from footy.vision.video import iter_frames, probe
@@ -147,3 +147,20 @@ def test_spotlight_of_a_50_fps_video_keeps_every_second_frame(tmp_path):
     out = probe(path)
     assert out.fps == pytest.approx(25.0) and out.frame_count == 25
     assert out.duration_sec == pytest.approx(1.0, abs=0.05)
+
+
+def test_spotlight_parts_written_unlike_are_joined_by_encoding_them_again(scene, tmp_path, caplog):
+    info = probe(scene.path)
+    clip = SpotlightClip(tmp_path / "spotlight.mp4", info, max_width=320, stride=1)
+    frames = list(iter_frames(scene.path, size=clip.size, pixel_format="yuv420p"))[:20]
+    for first, crf in ((0, 20), (10, 30)):  # another crf: other parameter sets, so no remux
+        clip.crf = crf
+        part = clip.part(first)
+        for frame in frames[first:first + 10]:
+            part.add_frame(frame.index, frame.time_sec, frame.image)
+        part.add_point(TrackPoint(first + 9, 0.0, None, 0.0))
+        part.close()
+    clip.finish()
+    assert "re-encoding" in caplog.text
+    assert [f.index for f in iter_frames(tmp_path / "spotlight.mp4")] == list(range(20))
+    assert [p.name for p in tmp_path.iterdir()] == ["spotlight.mp4"]  # the parts are gone
