@@ -363,6 +363,7 @@ class FollowerSettings:
     reacquire_kit: float = 0.5  # max kit distance for a lost player to be re-acquired
     reacquire_frames: int = 3  # frames a new track must live before it can be the player
     reacquire_size: tuple = (0.7, 1.3)  # ...and its height vs the target's when last seen for sure
+    reacquire_depth: float = 1.5  # weight of feet height in the re-acquisition radius from the last sighting
     # a re-acquired identity is on probation this long (renewed while it is missed): its coasting
     # box is not reported where it sits on a detection it did not take (most likely a team-mate)
     tentative_sec: float = 0.4
@@ -881,9 +882,15 @@ class TargetFollower:
             newcomer = others.born[t] >= self.lost_at - self._frames(self.s.max_coast_sec)
             if not newcomer and dist > 1.0:
                 continue
-            # where a lost player can be grows with the time it has been lost (~ a sprint)
+            # where a lost player can be grows with the time it has been lost (~ a sprint); measured
+            # from the last trusted sighting, feet height counting 1.5x (it is depth): the coasted
+            # box drifts, and a team-mate far up the pitch passed from it (seed 1 match player 6:
+            # 3.2 body heights from the coasted box, 4.0 this way; 16 wrong frames)
             lost_sec = (self.step_count - self.lost_at) / self.fps
-            if dist > 2.0 + 4.0 * lost_sec:
+            c = _centre(others.boxes[t])
+            reach = float(np.hypot((c[0] - _centre(self.anchor)[0]) / ah,
+                                   self.s.reacquire_depth * (others.boxes[t][3] - self.anchor[3]) / ah))
+            if reach > 2.0 + 4.0 * lost_sec:
                 continue
             if gone is not None:
                 # it left the frame: it comes back in across the edge it left by, so its track
