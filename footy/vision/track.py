@@ -1149,7 +1149,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
 
     # forward: from the confirmed frame to the end. Once the first frame is decided the backward
     # walk starts on a thread of its own with a copy of the detector (decoding and OpenCV release
-    # the GIL, so the two passes share the cores); progress is reported from this thread only
+    # the GIL, so the two walks share the cores); progress is reported from this thread only
     forward: list[TrackPoint] = []
     camera = CameraMotion()
     follower: TargetFollower | None = None
