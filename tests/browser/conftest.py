@@ -143,9 +143,10 @@ def sign_in(page, base_url: str, email: str = "coach@example.com", password: str
 
 @pytest.fixture(scope="session")
 def long_clip(tmp_path_factory) -> Path:
-    """A 10-second 640x360 match: long enough for the progress page to be seen while it runs."""
+    """A minute of 640x360 match: its analysis takes a few seconds, so the progress page (polled
+    every second) is seen moving while it runs."""
     from footy.vision.synthetic import default_scene, render_scene
 
     path = tmp_path_factory.mktemp("browser-clips") / "cup-final.mp4"
-    render_scene(default_scene(n_players=6, seconds=10.0, seed=3), path)
+    render_scene(default_scene(n_players=6, seconds=60.0, seed=3), path)
     return path

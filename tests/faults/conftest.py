@@ -24,11 +24,11 @@ FAST = {"FOOTY_WORKER_TTL": "20", "FOOTY_JOB_MONITORING_INTERVAL": "1", "FOOTY_S
 
 @pytest.fixture(scope="session")
 def long_clip(tmp_path_factory) -> Path:
-    """Half a minute of match: the analysis runs long enough (seconds) to be killed in the middle."""
+    """A minute of match: the analysis runs long enough (seconds) to be killed in the middle."""
     from footy.vision.synthetic import default_scene, render_scene
 
     path = tmp_path_factory.mktemp("faultclips") / "long.mp4"
-    render_scene(default_scene(n_players=6, seconds=30.0, seed=3), path)
+    render_scene(default_scene(n_players=6, seconds=60.0, seed=3), path)
     return path
 
 
