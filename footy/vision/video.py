@@ -324,7 +324,7 @@ class H264Writer:
     """MP4 with H.264 in yuv420p and the moov atom up front (faststart): plays in Chromium's <video>."""
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int, crf: int = 23,
-                 preset: str = "veryfast", threads: int = 0, keyint: int | None = None):
+                 preset: str = "veryfast", threads: int | None = None, keyint: int | None = None):
         self.path = str(path)
         # yuv420p needs even dimensions
         self.width, self.height = width - width % 2, height - height % 2
@@ -335,7 +335,9 @@ class H264Writer:
         self._stream.pix_fmt = "yuv420p"
         if keyint:  # frames between keyframes (x264's default is 250)
             self._stream.codec_context.gop_size = int(keyint)
-        options = {"crf": str(crf), "preset": preset, "threads": str(threads)}  # threads 0: x264 decides
+        options = {"crf": str(crf), "preset": preset}
+        if threads is not None:  # 0: x264 decides; unset: FFmpeg's default for the codec context
+            options["threads"] = str(threads)
         self._stream.options = options
         self._stream.codec_context.options = options
 
