@@ -794,11 +794,12 @@ class TargetFollower:
         self.anchor, self.anchor_age = box.copy(), 0
         return box
 
-    def _from_anchor(self, boxes: np.ndarray) -> np.ndarray:
-        """Distance of boxes' feet from where the target was last seen, in its body heights then."""
+    def _from_anchor(self, boxes: np.ndarray, depth: float = 1.0) -> np.ndarray:
+        """Distance of boxes' feet from where the target was last seen, in its body heights then;
+        ``depth`` weights the feet height (image y: distance from the camera)."""
         ah = max(4.0, self.anchor[3] - self.anchor[1])
         ax, ay = _centre(self.anchor)[0], self.anchor[3]
-        return np.hypot((_centre(boxes)[..., 0] - ax) / ah, (boxes[..., 3] - ay) / ah)
+        return np.hypot((_centre(boxes)[..., 0] - ax) / ah, depth * (boxes[..., 3] - ay) / ah)
 
     def _adopt(self, boxes: np.ndarray, gate_kits: np.ndarray) -> int | None:
         """While the target is missed (its prediction went on straight, it turned): a track born
@@ -887,10 +888,7 @@ class TargetFollower:
             # box drifts, and a team-mate far up the pitch passed from it (seed 1 match player 6:
             # 3.2 body heights from the coasted box, 4.0 this way; 16 wrong frames)
             lost_sec = (self.step_count - self.lost_at) / self.fps
-            c = _centre(others.boxes[t])
-            reach = float(np.hypot((c[0] - _centre(self.anchor)[0]) / ah,
-                                   self.s.reacquire_depth * (others.boxes[t][3] - self.anchor[3]) / ah))
-            if reach > 2.0 + 4.0 * lost_sec:
+            if float(self._from_anchor(others.boxes[t], self.s.reacquire_depth)) > 2.0 + 4.0 * lost_sec:
                 continue
             if gone is not None:
                 # it left the frame: it comes back in across the edge it left by, so its track
