@@ -2,8 +2,7 @@
 
 The maths (where is the player on frame f, density of positions) is kept apart from the drawing.
 Everything streams: ``SpotlightClip`` is drawn from the frames the tracking decodes anyway, each
-frame as soon as the analysed frames around it are decided (``render_spotlight`` is the same
-drawing in a pass of its own, for a track that already exists).
+frame as soon as the analysed frames around it are decided.
 """
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -270,45 +268,6 @@ class SpotlightPart:
             self._writer = H264Writer(self.path, self.clip.fps, width, height, crf=self.clip.crf,
                                       preset=self.clip.preset, threads=SPOTLIGHT_THREADS)
         self._writer.write_i420(image)
-
-
-def render_spotlight(video_path, track: TargetTrack, out_path, info: VideoInfo, max_width: int = 1280,
-                     progress: Callable[[float], None] | None = None, preset: str = SPOTLIGHT_PRESET,
-                     crf: int = SPOTLIGHT_CRF) -> None:
-    """The spotlight clip of a finished track (source pixels), in a pass of its own over the video.
-
-    The analysis draws the clip while it follows the player (``SpotlightClip``); this is for a
-    track that already exists. If the video breaks part-way the clip ends where decoding stopped.
-    """
-    steps = np.diff([p.frame_index for p in track.points])
-    stride = max(1, int(np.median(steps))) if len(steps) else 1
-    clip = SpotlightClip(out_path, info, max_width, stride, preset=preset, crf=crf)
-    width, height = clip.size
-    part = clip.part(0)
-    points = iter(track.points)
-    upcoming = next(points, None)
-    total = max(1, info.frame_count)
-    try:
-        try:
-            for frame in iter_frames(video_path, size=(width, height), pixel_format="yuv420p", step=clip.step):
-                part.add_frame(frame.index, frame.time_sec, frame.image)
-                while upcoming is not None and upcoming.frame_index <= frame.index:
-                    part.add_point(upcoming)
-                    upcoming = next(points, None)
-                if progress and frame.index % 50 == 0:
-                    progress(min(1.0, frame.index / total))
-        except VisionError as exc:
-            if exc.code != "VIDEO_DECODE_ERROR":
-                raise
-        while upcoming is not None:
-            part.add_point(upcoming)
-            upcoming = next(points, None)
-        part.close()
-        clip.finish()
-    finally:
-        clip.discard()
-    if progress:
-        progress(1.0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from footy.vision.analysis import ARTEFACT_NAMES, SPOTLIGHT_MAX_WIDTH, AnalysisOutput, analyze_video, default_stride
-from footy.vision.render import render_spotlight
 from footy.vision.score import AXES, PARTIAL_COVERAGE
 from footy.vision.synthetic import PlayerSpec, SceneSpec, default_scene, render_scene
 from footy.vision.types import NormBox, TargetTrack, TrackPoint, VisionError
 from footy.vision.video import H264Writer, iter_frames, probe
+
+from .spotlight import render_spotlight
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -10,11 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from footy.vision.render import (CSV_COLUMNS, SpotlightClip, box_between, render_heatmap, render_spotlight,
-                                 write_track_csv, write_track_json)
+from footy.vision.render import (CSV_COLUMNS, SpotlightClip, box_between, render_heatmap, write_track_csv,
+                                 write_track_json)
 from footy.vision.synthetic import default_scene, render_scene
 from footy.vision.types import TargetTrack, TrackPoint, VisionError
 from footy.vision.video import iter_frames, probe
+
+from .spotlight import render_spotlight
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
