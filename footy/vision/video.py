@@ -1,6 +1,7 @@
 """Video in and out, streamed: probing, frame iteration, seeking, browser-playable H.264 writing.
 
-Nothing here holds more than one decoded frame; callers keep whatever window they need.
+Nothing here holds more than one decoded frame (a prefetching decoder: the few it runs ahead);
+callers keep whatever window they need.
 """
 from __future__ import annotations
 
@@ -373,7 +374,7 @@ def concat_mp4(parts: list, out_path: str | Path) -> None:
     and settings, into one faststart MP4, by remuxing: nothing is decoded or encoded again.
 
     Every part starts with a keyframe, so the joined stream is valid where the parameter sets
-    agree; parts whose parameter sets differ (or that cannot be read) raise ``ValueError``.
+    agree; parts whose parameter sets or time base differ raise ``ValueError``.
     """
     if not parts:
         raise ValueError("nothing to join")
