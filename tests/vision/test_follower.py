@@ -153,3 +153,52 @@ def test_a_lost_target_is_not_reacquired_from_a_box_much_taller_than_it_was():
     assert not any(iou(r, tall) >= 0.5 for r in _lost_then(tall))
     assert all(iou(r, tall) >= 0.5 for r in _lost_then(tall, FollowerSettings(reacquire_size=(0.0, 99.0))))
     assert all(iou(r, box(300, 300)) >= 0.5 for r in _lost_then(box(300, 300)))  # its own size: taken
+
+
+def first_frame_on_a_teammate_up_the_pitch(depth: float) -> int | None:
+    """The target runs right for 9 frames, then vanishes; when it is lost (frame 25) a team-mate
+    turns up 2.6 body heights further up the pitch, just beside where it was last seen. Returns
+    the first frame reported on the team-mate."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS, FollowerSettings(reacquire_depth=depth))
+    rival, mate = (box(900, 500), RED), box(360, 300 - 2.6 * H)
+    for i in range(1, 45):
+        players = [rival] + ([(box(300 + 4 * i, 300), BLUE)] if i < 10 else []) + ([(mate, BLUE)] if i >= 25 else [])
+        point = follower.step(obs(i, players), np.eye(2, 3))
+        if point.xyxy is not None and iou(point.xyxy, mate) >= 0.5:
+            return i
+    return None
+
+
+def test_the_reacquisition_radius_counts_depth_more_than_width():
+    # feet higher or lower in the image are metres nearer or further from the camera: with depth
+    # counting 1.5x the team-mate up the pitch is outside the radius until it has grown (~0.5 s
+    # lost); counted like width it is taken as soon as its track is established (3 frames)
+    assert first_frame_on_a_teammate_up_the_pitch(1.0) == 27
+    assert first_frame_on_a_teammate_up_the_pitch(1.5) >= 31
+
+
+def reported_after_a_doubtful_reacquisition(settings: FollowerSettings) -> list:
+    """The target is lost (frame 25); a track of its kit turns up where it was last seen and is
+    taken as the target once established (frame 29); on the next frame that detection is gone and a
+    player of the other kit stands just beside. Returns what was reported on frames 29-31."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
+    rival = (box(900, 500), RED)
+    reported = []
+    for i in range(1, 32):
+        players = [rival] + ([(box(300 + 4 * i, 300), BLUE)] if i < 10 else [])
+        if 27 <= i <= 29:
+            players.append((box(340, 300), BLUE))
+        elif i >= 30:
+            players.append((box(352, 300), RED))
+        point = follower.step(obs(i, players), np.eye(2, 3))
+        if i >= 29:
+            reported.append(point.xyxy)
+    return reported
+
+
+def test_a_reacquired_target_missed_at_once_is_not_boxed_on_someone_else():
+    on_probation = reported_after_a_doubtful_reacquisition(FollowerSettings())
+    assert on_probation[0] is not None and iou(on_probation[0], box(340, 300)) >= 0.5  # taken
+    assert on_probation[1:] == [None, None]  # its coasting box would overlap the other player
+    trusting = reported_after_a_doubtful_reacquisition(FollowerSettings(tentative_sec=0.0))
+    assert trusting[1] is not None and iou(trusting[1], box(352, 300)) >= 0.3
