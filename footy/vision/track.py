@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -981,6 +982,55 @@ def _backward_chunk_start(path, end_sec: float, fps: float, stride: int = 1) -> 
     return max(0.0, end_sec - _BACKWARD_CHUNK_SEC)
 
 
+def _first_analysed(time_sec: float, fps: float, stride: int) -> int:
+    """The index of the first analysed frame from ``time_sec`` on, as the frame times of a
+    constant-rate video give it (``iter_decoded`` yields frames from half a frame before)."""
+    first = max(0, math.ceil(time_sec * fps - 0.5 - 1e-9))
+    return -(-first // stride) * stride
+
+
+@dataclass
+class _Chunk:
+    """A backward chunk, decoded: its observations and spotlight frames, in time order."""
+
+    start_sec: float
+    first_index: int | None = None
+    last_index: int = -1
+    observations: list[Observation] = field(default_factory=list)
+    frames: list[tuple[int, float, np.ndarray]] = field(default_factory=list)  # (index, time_sec, I420)
+
+    def before(self, index: int) -> "_Chunk | None":
+        """This chunk cut to the frames before ``index``; None unless it holds every one of them
+        (it was decoded to a guessed end) and an analysed one among them."""
+        if self.first_index is None or self.first_index >= index or self.last_index < index - 1:
+            return None
+        self.observations = [o for o in self.observations if o.frame_index < index]
+        self.frames = [f for f in self.frames if f[0] < index]
+        return self if self.observations else None
+
+
+class _Handoff:
+    """The start of the follow (the confirmed frame's observation, box, kit, ...), handed from
+    the forward walk to the backward walk once it is decided; None when there is none."""
+
+    def __init__(self):
+        self._given = threading.Event()
+        self._value = None
+
+    @property
+    def given(self) -> bool:
+        return self._given.is_set()
+
+    def give(self, value) -> None:
+        if not self._given.is_set():  # the first value counts
+            self._value = value
+            self._given.set()
+
+    def take(self):
+        self._given.wait()
+        return self._value
+
+
 @dataclass
 class _Progress:
     callback: Callable[[float], None] | None
@@ -1082,79 +1132,103 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     def clip_size(frame_index: int) -> tuple[int, int] | None:
         return spotlight.size if spotlight is not None and spotlight.wants(frame_index) else None
 
-    def walk_backward(det: Detector, start_obs: Observation, start_box, kit, start_det, start_index: int,
-                      start_grey, start_point: TrackPoint,
+    def observe_chunk(det: Detector, end_index: int) -> _Chunk | None:
+        """Decode the frames of the backward chunk before ``end_index`` into observations (and
+        spotlight frames), in time order; None when it has no analysed frame."""
+        chunk = _Chunk(_backward_chunk_start(path, end_index / info.fps, info.fps, stride))
+        camera = CameraMotion()
+        for decoded in iter_decoded(path, start_sec=chunk.start_sec, end_sec=end_index / info.fps,
+                                    prefetch=_PREFETCH):
+            if decoded.index >= end_index:
+                break
+            chunk.first_index = decoded.index if chunk.first_index is None else chunk.first_index
+            chunk.last_index = decoded.index
+            analysed = decoded.index % stride == 0
+            image, small = _convert(decoded, analysed, size, clip_size(decoded.index))
+            if small is not None:
+                chunk.frames.append((decoded.index, decoded.time_sec, small))
+            if analysed:
+                chunk.observations.append(_observe(image, decoded.index, decoded.time_sec, det, camera))
+        return chunk if chunk.observations else None
+
+    def walk_backward(det: Detector, handoff: _Handoff, guess_index: int,
                       tick: Callable[[], None]) -> tuple[list[TrackPoint], VisionError | None]:
-        """Chunks of a few seconds ending at the confirmed frame, each walked in reverse."""
+        """Chunks of a few seconds ending at the confirmed frame, each walked in reverse.
+
+        Run beside the forward walk, it decodes and observes its first chunk (ending just after
+        ``guess_index``, where the first analysed frame should be) while the forward walk is still
+        seeking to that frame: nothing in a chunk's observations depends on the follower. The
+        chunk is cut at the real start frame once the forward walk hands it over, or, should the
+        guess be wrong, decoded again."""
+        chunk = None
+        if not handoff.given and guess_index > 0:
+            try:
+                chunk = observe_chunk(det, guess_index + stride + 1)
+            except VisionError:
+                chunk = None  # told again below, if the error lies before the start frame
+        start = handoff.take()
+        if start is None:  # the forward walk found no start frame: nothing to walk back from
+            return [], None
+        start_obs, start_box, kit, start_det, start_index, later_grey, later_point = start
+        if chunk is not None:
+            chunk = chunk.before(start_index)
         backward: list[TrackPoint] = []
         follower = _new_follower(start_obs, start_box, kit, start_det, fps_analysed)
         chunk_end_index = start_index  # frames before this one are still to do
-        later_grey = start_grey  # the frame just after the chunk, for the motion across the seam
-        later_point = start_point  # the spotlight between the chunk's last analysed frame and the next
-        part = None
+        # later_grey: the frame just after the chunk, for the motion across the seam;
+        # later_point: the box the spotlight interpolates to after the chunk's last analysed frame
         try:
             while chunk_end_index > 0:
-                chunk_start_sec = _backward_chunk_start(path, chunk_end_index / info.fps, info.fps, stride)
-                observations: list[Observation] = []
-                camera = CameraMotion()
-                first_grey = last_grey = first_index = None
-                for decoded in iter_decoded(path, start_sec=chunk_start_sec, end_sec=chunk_end_index / info.fps,
-                                            prefetch=_PREFETCH):
-                    if decoded.index >= chunk_end_index:
-                        break
-                    first_index = decoded.index if first_index is None else first_index
-                    analysed = decoded.index % stride == 0
-                    image, small = _convert(decoded, analysed, size, clip_size(decoded.index))
-                    if small is not None:
-                        part = part or spotlight.part(decoded.index)
-                        part.add_frame(decoded.index, decoded.time_sec, small)  # drawn once walked
-                    if not analysed:
-                        continue
-                    observations.append(_observe(image, decoded.index, decoded.time_sec, det, camera))
-                    last_grey = camera.last_grey
-                    if first_grey is None:
-                        first_grey = last_grey
-                if not observations:
+                chunk = chunk or observe_chunk(det, chunk_end_index)
+                if chunk is None:
                     break
+                observations = chunk.observations
                 # walking back, the motion from frame k+1 to frame k is the inverse of the forward
                 # motion stored on frame k+1; across the seam it is measured between the chunks
-                if later_grey is not None and last_grey is not None and later_grey[0].shape == last_grey[0].shape:
-                    motion_back = invert_motion(estimate_motion(last_grey[0], later_grey[0], last_grey[1]))
+                last = observations[-1]
+                if later_grey is not None and last.grey is not None and later_grey[0].shape == last.grey.shape:
+                    motion_back = invert_motion(estimate_motion(last.grey, later_grey[0], last.grey_scale))
                 else:
                     motion_back = np.eye(2, 3)
                 for k in range(len(observations) - 1, -1, -1):
                     backward.append(follower.step(observations[k], motion_back))
                     motion_back = invert_motion(observations[k].motion)
                     tick()
-                if part is not None:
+                if chunk.frames:
+                    part = spotlight.part(chunk.frames[0][0])
+                    for frame in chunk.frames:
+                        part.add_frame(*frame)
                     for point in reversed(backward[-len(observations):]):
                         part.add_point(point)
                     part.add_point(later_point)
                     part.close()
-                    part = None
-                later_grey, later_point = first_grey, backward[-1]
-                chunk_end_index = first_index  # the next chunk ends where this one's frames begin
-                if chunk_start_sec <= 0:
+                first = observations[0]
+                later_grey, later_point = (first.grey, first.grey_scale), backward[-1]
+                chunk_end_index = chunk.first_index  # the next chunk ends where this one's frames begin
+                if chunk.start_sec <= 0:
                     break
+                chunk = None
         except VisionError as exc:
             if exc.code != "VIDEO_DECODE_ERROR":
                 raise
             return backward, exc
-        finally:
-            if part is not None:  # a chunk that broke off: its frames were never walked
-                part.close(drawn=False)
         return backward, None
 
-    # forward: from the confirmed frame to the end. Once the first frame is decided the backward
-    # walk starts on a thread of its own with a copy of the detector (decoding and OpenCV release
-    # the GIL, so the two walks share the cores); progress is reported from this thread only
+    # forward: from the confirmed frame to the end, on this thread. The backward walk runs beside
+    # it from the start, on a thread of its own with a copy of the detector (decoding and OpenCV
+    # release the GIL, so the two walks share the cores); progress is reported from this thread only
     forward: list[TrackPoint] = []
     camera = CameraMotion()
     follower: TargetFollower | None = None
-    start = None
+    handoff = _Handoff()
     backward_done = [0]
     pool = future = part = None
+    twin = _detector_copy(detector) if parallel else None
     try:
+        if twin is not None:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
+            future = pool.submit(walk_backward, twin, handoff, _first_analysed(time_sec, info.fps, stride),
+                                 lambda: backward_done.__setitem__(0, backward_done[0] + 1))
         try:
             for decoded in iter_decoded(path, start_sec=max(0.0, time_sec), prefetch=_PREFETCH):
                 analysed = decoded.index % stride == 0
@@ -1174,12 +1248,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                     start_box, conf, start_det = _snap(obs, target)
                     follower = _new_follower(obs, start_box, kit, start_det, fps_analysed)
                     forward.append(TargetFollower._point(obs, start_box, conf))
-                    start = (obs, start_box, kit, start_det, obs.frame_index, camera.last_grey, forward[0])
-                    twin = _detector_copy(detector) if parallel else None
-                    if twin is not None and obs.frame_index > 0:
-                        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
-                        future = pool.submit(walk_backward, twin, *start,
-                                             lambda: backward_done.__setitem__(0, backward_done[0] + 1))
+                    handoff.give((obs, start_box, kit, start_det, obs.frame_index, camera.last_grey, forward[0]))
                 else:
                     forward.append(follower.step(obs, obs.motion))
                 if part is not None:
@@ -1207,8 +1276,9 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         else:
             def tick() -> None:
                 prog.tick()
-            backward, backward_error = walk_backward(detector, *start, tick)
+            backward, backward_error = walk_backward(detector, handoff, 0, tick)
     finally:
+        handoff.give(None)  # no-op once given; else it releases a backward walk still waiting
         if part is not None:
             part.close(drawn=False)  # no-op after the close above; drops the frames on an error
         if pool is not None:
