@@ -154,18 +154,22 @@ def kit_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
 # --------------------------------------------------------------------------------------------
 
 _MOTION_WIDTH = 320
+_MIN_TRACKED = 40  # background points followed on from the last frame; fewer: find corners afresh
 
 
 class CameraMotion:
     """Frame-to-frame camera motion as a similarity transform (pan, zoom), sparse optical flow.
 
     Runs on a small grey image; the result maps previous-frame pixels to current-frame pixels
-    of the full-size video. Falls back to identity when the flow is unreliable.
+    of the full-size video. Falls back to identity when the flow is unreliable. The background
+    points that fitted the motion are followed on into the next frame; corners are found afresh
+    only when fewer than ``_MIN_TRACKED`` are left (finding them is a third of the cost).
     """
 
     def __init__(self):
         self._prev: np.ndarray | None = None
         self._scale = 1.0
+        self._points: np.ndarray | None = None  # on self._prev, small-image pixels
 
     @staticmethod
     def small_grey(image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -183,33 +187,58 @@ class CameraMotion:
     def update(self, image: np.ndarray) -> np.ndarray:
         grey, scale = self.small_grey(image)
         prev, self._prev, self._scale = self._prev, grey, scale
+        points, self._points = self._points, None
         if prev is None or prev.shape != grey.shape:
             return np.eye(2, 3)
-        return estimate_motion(prev, grey, scale)
+        found = None
+        if points is not None and len(points) >= _MIN_TRACKED:
+            found = _fit_motion(prev, grey, points)
+        if found is None:
+            found = _fit_motion(prev, grey, _corners(prev))
+        if found is None:
+            return np.eye(2, 3)
+        matrix, self._points = found
+        return _to_full_size(matrix, scale)
 
 
-def estimate_motion(prev: np.ndarray, cur: np.ndarray, scale: float) -> np.ndarray:
-    """2x3 similarity transform, previous -> current frame, in full-size pixels."""
-    identity = np.eye(2, 3)
-    points = cv2.goodFeaturesToTrack(prev, maxCorners=80, qualityLevel=0.01, minDistance=10, blockSize=5)
+
+def _corners(grey: np.ndarray) -> np.ndarray | None:
+    return cv2.goodFeaturesToTrack(grey, maxCorners=80, qualityLevel=0.01, minDistance=10, blockSize=5)
+
+
+def _fit_motion(prev: np.ndarray, cur: np.ndarray, points: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(similarity transform previous -> current in small-image pixels, the points that fit it
+    where they are now) from ``points`` on ``prev`` followed by optical flow; None when unreliable."""
     if points is None or len(points) < 8:
-        return identity
+        return None
     moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, cur, points, None, winSize=(15, 15), maxLevel=3)
     if moved is None:
-        return identity
+        return None
     ok = status.ravel() == 1
     if ok.sum() < 8:
-        return identity
+        return None
     matrix, inliers = cv2.estimateAffinePartial2D(points[ok], moved[ok], method=cv2.RANSAC,
                                                   ransacReprojThreshold=1.0, maxIters=500)
     if matrix is None or inliers is None or inliers.sum() < 6:
-        return identity
+        return None
     zoom = math.hypot(matrix[0, 0], matrix[1, 0])
     if not 0.8 < zoom < 1.25:
-        return identity
-    matrix = matrix.astype(np.float64)
+        return None
+    return matrix.astype(np.float64), moved[ok][inliers.ravel() == 1].reshape(-1, 1, 2)
+
+
+def _to_full_size(matrix: np.ndarray, scale: float) -> np.ndarray:
+    matrix = matrix.copy()
     matrix[:, 2] /= scale  # translation back to full-size pixels
     return matrix
+
+
+def estimate_motion(prev: np.ndarray, cur: np.ndarray, scale: float) -> np.ndarray:
+    """2x3 similarity transform, previous -> current frame, in full-size pixels (identity when
+    it cannot be told)."""
+    found = _fit_motion(prev, cur, _corners(prev))
+    return np.eye(2, 3) if found is None else _to_full_size(found[0], scale)
 
 
 def warp_box(xyxy: np.ndarray, matrix: np.ndarray) -> np.ndarray:

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from footy.vision.detect import PitchDetector
-from footy.vision.synthetic import render_scene, scene_preset
-from footy.vision.track import Observation, _Chunk, _first_analysed, candidate_tracks, follow_target
-from footy.vision.video import iter_decoded, probe
+from footy.vision.synthetic import camera_at, render_scene, scene_preset
+from footy.vision.track import (
+    _MIN_TRACKED, CameraMotion, Observation, _Chunk, _first_analysed, candidate_tracks, follow_target)
+from footy.vision.video import iter_decoded, iter_frames, probe
 
 from .boxes import iou
 
@@ -102,6 +103,28 @@ def test_follow_target_backward_on_a_thread_or_in_turn_gives_the_same_frames(eas
         assert [p.frame_index for p in tracks[parallel].points] == list(range(0, 100, 2))
         share, switches, _ = followed(easy, tracks[parallel], 1)
         assert share >= 0.95 and switches == 0
+
+
+def test_camera_motion_follows_pan_and_zoom_with_the_background_points_it_keeps(tmp_path):
+    # a broadcast scene pans right and zooms in and out; every other frame, as the analysis does
+    spec = scene_preset("broadcast", seconds=4.0, width=640, height=360)
+    scene = render_scene(spec, tmp_path / "pan_zoom.mp4")
+    grid = np.array([[x, y, 1.0] for x in (80, 320, 560) for y in (60, 180, 300)])
+    camera, errors, kept, previous = CameraMotion(), [], [], None
+    for frame in iter_frames(scene.path):
+        if frame.index % 2:
+            continue
+        matrix = camera.update(frame.image)
+        kept.append(0 if camera._points is None else len(camera._points))
+        if previous is not None:
+            true = np.vstack([camera_at(spec, frame.index), [0, 0, 1]]) @ \
+                np.linalg.inv(np.vstack([camera_at(spec, previous), [0, 0, 1]]))
+            errors.append(np.abs(grid @ matrix.T - grid @ true[:2].T).max())
+        previous = frame.index
+    # points that fitted the motion are followed on: finding corners afresh on every frame was
+    # a third of the cost, and less exact (mean 0.29 px, worst 1.09 px on this scene)
+    assert np.mean(errors) < 0.25 and max(errors) < 0.6
+    assert sum(k >= _MIN_TRACKED for k in kept[1:]) >= 0.8 * len(kept[1:])
 
 
 @pytest.mark.parametrize("stride", [1, 2, 3])
