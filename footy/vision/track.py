@@ -352,11 +352,23 @@ def _observe(image: np.ndarray, frame_index: int, time_sec: float, detector: Det
 
 
 def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    return sv.box_iou_batch(box[None], boxes)[0] if len(boxes) else np.empty(0)
+    """IoU of one box with each of ``boxes``: ``sv.box_iou_batch``'s arithmetic (float64, float32
+    out, 0 against an empty box) without its set-up, which was a quarter of the follower's time."""
+    if not len(boxes):
+        return np.empty(0)
+    x1, y1, x2, y2 = (float(v) for v in box)
+    others = boxes.astype(np.float64, copy=False)
+    inter_w = np.clip(np.minimum(x2, others[:, 2]) - np.maximum(x1, others[:, 0]), 0.0, None)
+    inter_h = np.clip(np.minimum(y2, others[:, 3]) - np.maximum(y1, others[:, 1]), 0.0, None)
+    inter = inter_w * inter_h
+    union = (x2 - x1) * (y2 - y1) + (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1]) - inter
+    out = np.zeros(len(others), np.float32)
+    np.divide(inter, union, out=out, where=union > 0)
+    return out
 
 
 def _centre(boxes: np.ndarray) -> np.ndarray:
-    return np.stack([(boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2], axis=-1)
+    return (boxes[..., :2] + boxes[..., 2:]) / 2
 
 
 def _box(centre, size) -> np.ndarray:
