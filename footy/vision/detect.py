@@ -296,7 +296,7 @@ class PitchDetector:
             if odd:
                 # a player touching a pitch line (or an arc of the centre circle): strip thin
                 # structures with a bigger opening, locally, and look at the pieces again
-                blobs.extend(self._strip_lines(blob, x, y))
+                blobs.extend(self._strip_lines(blob, x, y, expected))
             else:
                 blobs.append((blob, x, y))
         for blob, x, y in blobs:
@@ -349,8 +349,24 @@ class PitchDetector:
         return np.array(boxes, dtype=np.float64), np.array(confs, dtype=np.float64)
 
     @staticmethod
-    def _strip_lines(blob: np.ndarray, x0: int, y0: int) -> list[tuple[np.ndarray, int, int]]:
-        opened = cv2.morphologyEx(blob.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    def _strip_lines(blob: np.ndarray, x0: int, y0: int, expected: float | None = None
+                     ) -> list[tuple[np.ndarray, int, int]]:
+        """The blob without thin structures (pitch lines, arcs), as separate pieces.
+
+        The opening that strips lines also strips a far player's legs (thinner than it), and a
+        blob of two stacked players is as odd as a player on a line: what the opening removed
+        comes back where it is no line, i.e. where no removed piece is longer than a body part
+        (under half a player's expected height either way).
+        """
+        mask = blob.astype(np.uint8)
+        opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+        if expected is not None:
+            removed = cv2.subtract(mask, opened)
+            n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(removed, 8, cv2.CV_32S, cv2.CCL_GRANA)
+            if n > 1:
+                small = (stats[:, cv2.CC_STAT_WIDTH] < 0.5 * expected) & (stats[:, cv2.CC_STAT_HEIGHT] < 0.5 * expected)
+                small[0] = False
+                opened = cv2.bitwise_or(opened, small[labels].astype(np.uint8))
         n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(opened, 8, cv2.CV_32S, cv2.CCL_GRANA)
         out = []
         for i in range(1, n):
