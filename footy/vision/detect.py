@@ -321,7 +321,7 @@ class PitchDetector:
                     expected = float(self.sizes.expected(by2 / hgt)) * hgt
                     if bh < 0.35 * expected:
                         continue  # a fragment: a bit of line, a head, a ball
-                    if bh < 0.7 * expected and bw <= 1.3 * self.sizes.aspect * expected:
+                    if bh < 0.7 * expected and bw <= 1.3 * self.sizes.aspect * expected and by2 < hgt - 1:
                         # legs and shorts under a shirt the colour of the grass (or hidden): the
                         # player stands on these feet, as tall as players stand there
                         by1 = by2 - expected
