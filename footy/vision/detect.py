@@ -388,7 +388,9 @@ class PitchDetector:
             return [_part(blob, x0, y0)]
         expected = float(self.sizes.expected((y0 + h) / frame_h)) * frame_h
         pieces = [(blob, y0)]
-        if h > 1.3 * expected and w > 1.3 * self.sizes.aspect * expected:
+        # too tall for one player: one behind the other. Beside each other (too wide as well) or
+        # straight behind with a head on top (not the shorts of a kit the colour of the grass)
+        if h > 1.3 * expected and (w > 1.3 * self.sizes.aspect * expected or _head_on_top(blob, expected)):
             diagonal = self._split_diagonal(blob, x0, y0, frame_h, expected)
             if diagonal:
                 return diagonal
@@ -439,8 +441,8 @@ class PitchDetector:
         ch, cf = float(np.median(top_cols)), float(np.median(bot_cols))
         near_h = float(self.sizes.expected((y0 + bottoms.max() + 1) / frame_h)) * frame_h
         one_w = self.sizes.aspect * near_h
-        if abs(ch - cf) < 0.4 * one_w:
-            return []  # straight above each other: the row cut handles it
+        if h > 1.5 * expected and abs(ch - cf) < 0.4 * one_w:
+            return []  # straight above each other and tall enough for two: the row cut handles it
         top = float(tops.min())
         # the far player's feet: one expected height below its head (expected there, iterated once)
         far_h = float(self.sizes.expected((y0 + top + expected) / frame_h)) * frame_h
@@ -546,6 +548,14 @@ def _head_columns(tops: np.ndarray, prominence: float, spacing: int) -> list[int
         if min(left_drop, right_drop) >= prominence:
             found.append(c)
     return sorted(found)
+
+
+def _head_on_top(blob: np.ndarray, expected: float) -> bool:
+    """Whether the blob's top is a head: its top rows (a tenth of a player's height) are much
+    narrower than the blob's typical row."""
+    widths = blob.sum(axis=1)
+    k = max(2, int(round(0.1 * expected)))
+    return bool(widths[:k].max() <= 0.6 * np.median(widths))
 
 
 def _split_medians(values: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
