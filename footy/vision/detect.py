@@ -401,29 +401,44 @@ class PitchDetector:
                 cut = lo + int(np.argmin(widths[lo:hi]))
                 pieces = [(blob[:cut], y0), (blob[cut:], y0 + cut)]
         out = []
-        for piece, py in pieces:
-            rows = np.where(piece.any(axis=1))[0]
-            if len(rows) == 0:
-                continue
-            piece, py = piece[rows[0]:rows[-1] + 1], py + rows[0]
-            cols = np.where(piece.any(axis=0))[0]
-            piece, px = piece[:, cols[0]:cols[-1] + 1], x0 + cols[0]
-            ph, pw = piece.shape
-            piece_expected = float(self.sizes.expected((py + ph) / frame_h)) * frame_h
-            one_width = self.sizes.aspect * max(ph, 0.8 * piece_expected)
-            if pw <= 1.25 * one_width:
-                out.append(_part(piece, px, py))
-                continue
-            heads = self._split_at_heads(piece, px, py, piece_expected, one_width)
-            if len(heads) >= 2:
-                out.extend(heads)
-                continue
-            count = int(round(pw / one_width))
-            if count >= 2:
-                out.extend(self._split_columns(piece, px, py, count))
-            else:
-                out.extend(self._split_at_step(piece, px, py))
+        for k, (piece, py) in enumerate(pieces):
+            parts = self._split_piece(piece, x0, py, frame_h)
+            if k == 0 and len(pieces) == 2:
+                # the player behind: its feet are hidden by the one in front, so its box hangs
+                # from its head as tall as a player standing there, not cut at the row
+                parts = [self._hang(part, frame_h, y0 + h) for part in parts]
+            out.extend(parts)
         return out
+
+    def _hang(self, part: tuple, frame_h: int, limit: float) -> tuple:
+        """A box ``(x1, y1, x2, y2, fill)`` whose lower part is hidden: as tall as a player whose
+        head is at ``y1`` (expected height there, iterated once), at most down to ``limit``."""
+        x1, y1, x2, y2, fill = part
+        tall = float(self.sizes.expected((y1 + (y2 - y1)) / frame_h)) * frame_h
+        tall = float(self.sizes.expected((y1 + tall) / frame_h)) * frame_h
+        tall = float(self.sizes.expected((y1 + tall) / frame_h)) * frame_h
+        return (x1, y1, x2, max(y2, min(y1 + tall, limit)), fill)
+
+    def _split_piece(self, piece: np.ndarray, x0: int, py: int, frame_h: int) -> list[tuple]:
+        """A piece of a blob (no taller than one player) as one or more players side by side."""
+        rows = np.where(piece.any(axis=1))[0]
+        if len(rows) == 0:
+            return []
+        piece, py = piece[rows[0]:rows[-1] + 1], py + rows[0]
+        cols = np.where(piece.any(axis=0))[0]
+        piece, px = piece[:, cols[0]:cols[-1] + 1], x0 + cols[0]
+        ph, pw = piece.shape
+        piece_expected = float(self.sizes.expected((py + ph) / frame_h)) * frame_h
+        one_width = self.sizes.aspect * max(ph, 0.8 * piece_expected)
+        if pw <= 1.25 * one_width:
+            return [_part(piece, px, py)]
+        heads = self._split_at_heads(piece, px, py, piece_expected, one_width)
+        if len(heads) >= 2:
+            return heads
+        count = int(round(pw / one_width))
+        if count >= 2:
+            return self._split_columns(piece, px, py, count)
+        return self._split_at_step(piece, px, py)
 
     def _split_diagonal(self, blob: np.ndarray, x0: int, y0: int, frame_h: int, expected: float) -> list[tuple]:
         """One player behind and beside another: a blob too tall and too wide for one person,
