@@ -438,7 +438,7 @@ class PitchDetector:
         count = int(round(pw / one_width))
         if count >= 2:
             return self._split_columns(piece, px, py, count)
-        return self._split_at_step(piece, px, py)
+        return self._split_at_step(piece, px, py, one_width)
 
     def _split_diagonal(self, blob: np.ndarray, x0: int, y0: int, frame_h: int, expected: float) -> list[tuple]:
         """One player behind and beside another: a blob too tall and too wide for one person,
@@ -500,11 +500,13 @@ class PitchDetector:
         return parts if len(parts) >= 2 else []
 
     @staticmethod
-    def _split_at_step(blob: np.ndarray, x0: int, y0: int) -> list[tuple]:
+    def _split_at_step(blob: np.ndarray, x0: int, y0: int, one_width: float = 0.0) -> list[tuple]:
         """Two overlapping players side by side: their heads and feet sit at different heights.
 
         Cut where the per-column top and bottom edges step the most; one wide player (arms
-        out, legs apart) has no such step and stays whole.
+        out, legs apart) has no such step and stays whole, and so does a blob whose cut would
+        leave a side under 0.4 of ``one_width`` (a player's width there): no box that narrow
+        is a player (a sliver of the one behind cannot match its full box either).
         """
         h, w = blob.shape
         has = blob.any(axis=0)
@@ -516,7 +518,7 @@ class PitchDetector:
         (bottom_l, bottom_r), (top_l, top_r) = _split_medians(bottoms, cuts), _split_medians(tops, cuts)
         steps = np.abs(bottom_l - bottom_r) + np.abs(top_l - top_r)
         best, best_step = int(cuts[int(np.argmax(steps))]), float(steps.max())
-        if best_step <= 0 or best_step < 0.1 * h:
+        if best_step <= 0 or best_step < 0.1 * h or min(best, w - best) < 0.4 * one_width:
             return [_part(blob, x0, y0)]
         return [_part(blob[:, :best], x0, y0), _part(blob[:, best:], x0 + best, y0)]
 
