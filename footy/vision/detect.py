@@ -388,9 +388,11 @@ class PitchDetector:
             return [_part(blob, x0, y0)]
         expected = float(self.sizes.expected((y0 + h) / frame_h)) * frame_h
         pieces = [(blob, y0)]
-        # too tall for one player: one behind the other. Beside each other (too wide as well) or
-        # straight behind with a head on top (not the shorts of a kit the colour of the grass)
-        if h > 1.3 * expected and (w > 1.3 * self.sizes.aspect * expected or _head_on_top(blob, expected)):
+        # too tall for one player: one behind the other. Beside each other (too wide as well:
+        # then a smaller excess height is enough, the width says it is two) or straight behind
+        # with a head on top (not the shorts of a kit the colour of the grass)
+        wide = w > 1.3 * self.sizes.aspect * expected
+        if h > 1.15 * expected and wide or h > 1.3 * expected and _head_on_top(blob, expected):
             diagonal = self._split_diagonal(blob, x0, y0, frame_h, expected)
             if diagonal:
                 return diagonal
