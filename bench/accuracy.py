@@ -126,7 +126,11 @@ def score_follow(scene: Scene, player_id: int, stride: int, start_frame: int | N
                 continue
             ious = iou_matrix(np.array([truth]), np.array([c.xyxy for c in candidates]))[0]
             k = int(np.argmax(ious))
-            if ious[k] >= 0.6:
+            others = [box for pid, box in scene.truth[f].items() if pid != player_id]
+            # a box that is as much someone else's (the player half hidden behind them) is no
+            # clean candidate: a coach would not pick the player there
+            shared = bool(others) and iou_matrix(np.array(others), np.array([candidates[k].xyxy]))[:, 0].max() >= 0.5
+            if ious[k] >= 0.6 and not shared:
                 start_frame, start_box = f, candidates[k].xyxy
                 break
         if start_frame is None:  # never a clean candidate: start from its true box where it is in view
