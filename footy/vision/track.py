@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import copy
 import math
+import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
@@ -1023,44 +1024,57 @@ def _backward_chunk_start(path, end_sec: float, fps: float, stride: int = 1) -> 
     return max(0.0, end_sec - _BACKWARD_CHUNK_SEC)
 
 
-def _first_analysed(time_sec: float, fps: float, stride: int) -> int:
-    """The index of the first analysed frame from ``time_sec`` on, as the frame times of a
-    constant-rate video give it (``iter_decoded`` yields frames from half a frame before)."""
-    first = max(0, math.ceil(time_sec * fps - 0.5 - 1e-9))
-    return -(-first // stride) * stride
-
-
 @dataclass
 class _Chunk:
     """A backward chunk, decoded: its observations and spotlight frames, in time order."""
 
     start_sec: float
     first_index: int | None = None
-    last_index: int = -1
     observations: list[Observation] = field(default_factory=list)
     frames: list[tuple[int, float, np.ndarray]] = field(default_factory=list)  # (index, time_sec, I420)
 
-    def before(self, index: int) -> "_Chunk | None":
-        """This chunk cut to the frames before ``index``; None unless it holds every one of them
-        (it was decoded to a guessed end) and an analysed one among them."""
-        if self.first_index is None or self.first_index >= index or self.last_index < index - 1:
-            return None
-        self.observations = [o for o in self.observations if o.frame_index < index]
-        self.frames = [f for f in self.frames if f[0] < index]
-        return self if self.observations else None
+
+_EARLY_DONE = object()
 
 
 class _Handoff:
-    """The start of the follow (the confirmed frame's observation, box, kit, ...), handed from
-    the forward walk to the backward walk once it is decided; None when there is none."""
+    """What the forward walk passes to the backward walk beside it: first the frames it decodes
+    before the confirmed frame (the backward walk's first chunk), then the start of the follow
+    (the confirmed frame's observation, box, kit, ...), or None when there is none."""
 
     def __init__(self):
+        self._early: queue.Queue = queue.Queue(maxsize=2 * _PREFETCH)
+        self._early_closed = threading.Event()  # no more early frames are sent or taken
         self._given = threading.Event()
         self._value = None
 
-    @property
-    def given(self) -> bool:
-        return self._given.is_set()
+    def send_early(self, decoded: DecodedFrame) -> None:
+        while not self._early_closed.is_set():
+            try:
+                self._early.put(decoded, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def end_early(self) -> None:
+        """No more early frames (the forward walk reached the confirmed frame, or stopped)."""
+        while not self._early_closed.is_set():
+            try:
+                self._early.put(_EARLY_DONE, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def early_frames(self) -> Iterator[DecodedFrame]:
+        while True:
+            item = self._early.get()
+            if item is _EARLY_DONE:
+                return
+            yield item
+
+    def early_done(self) -> None:
+        """The backward walk takes no more early frames (the forward walk must not wait on it)."""
+        self._early_closed.set()
 
     def give(self, value) -> None:
         if not self._given.is_set():  # the first value counts
@@ -1173,17 +1187,16 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     def clip_size(frame_index: int) -> tuple[int, int] | None:
         return spotlight.size if spotlight is not None and spotlight.wants(frame_index) else None
 
-    def observe_chunk(det: Detector, end_index: int) -> _Chunk | None:
-        """Decode the frames of the backward chunk before ``end_index`` into observations (and
-        spotlight frames), in time order; None when it has no analysed frame."""
-        chunk = _Chunk(_backward_chunk_start(path, end_index / info.fps, info.fps, stride))
+    def observe_chunk(det: Detector, frames: Iterable[DecodedFrame], start_sec: float,
+                      end_index: int | None = None) -> _Chunk | None:
+        """Decoded frames of a backward chunk (those before ``end_index``) as observations and
+        spotlight frames, in time order; None when it has no analysed frame."""
+        chunk = _Chunk(start_sec)
         camera = CameraMotion()
-        for decoded in iter_decoded(path, start_sec=chunk.start_sec, end_sec=end_index / info.fps,
-                                    prefetch=_PREFETCH):
-            if decoded.index >= end_index:
+        for decoded in frames:
+            if end_index is not None and decoded.index >= end_index:
                 break
             chunk.first_index = decoded.index if chunk.first_index is None else chunk.first_index
-            chunk.last_index = decoded.index
             analysed = decoded.index % stride == 0
             image, small = _convert(decoded, analysed, size, clip_size(decoded.index))
             if small is not None:
@@ -1192,27 +1205,33 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 chunk.observations.append(_observe(image, decoded.index, decoded.time_sec, det, camera))
         return chunk if chunk.observations else None
 
-    def walk_backward(det: Detector, handoff: _Handoff, guess_index: int,
+    def decode_chunk(det: Detector, end_index: int) -> _Chunk | None:
+        start_sec = _backward_chunk_start(path, end_index / info.fps, info.fps, stride)
+        frames = iter_decoded(path, start_sec=start_sec, end_sec=end_index / info.fps, prefetch=_PREFETCH)
+        try:
+            return observe_chunk(det, frames, start_sec, end_index)
+        finally:
+            frames.close()
+
+    def walk_backward(det: Detector, handoff: _Handoff, first_chunk_sec: float | None,
                       tick: Callable[[], None]) -> tuple[list[TrackPoint], VisionError | None]:
         """Chunks of a few seconds ending at the confirmed frame, each walked in reverse.
 
-        Run beside the forward walk, it decodes and observes its first chunk (ending just after
-        ``guess_index``, where the first analysed frame should be) while the forward walk is still
-        seeking to that frame: nothing in a chunk's observations depends on the follower. The
-        chunk is cut at the real start frame once the forward walk hands it over, or, should the
-        guess be wrong, decoded again."""
+        Beside the forward walk (``first_chunk_sec`` given), the first chunk is the frames the
+        forward walk decodes on its way from the keyframe to the confirmed frame, observed here
+        while it decodes them (nothing in a chunk's observations depends on the follower); so no
+        frame is decoded twice. The follower itself starts once the forward walk hands over the
+        confirmed frame."""
         chunk = None
-        if not handoff.given and guess_index > 0:
-            try:
-                chunk = observe_chunk(det, guess_index + stride + 1)
-            except VisionError:
-                chunk = None  # told again below, if the error lies before the start frame
+        try:
+            if first_chunk_sec is not None:
+                chunk = observe_chunk(det, handoff.early_frames(), first_chunk_sec)
+        finally:
+            handoff.early_done()  # whatever happens here, the forward walk's decoder must not wait
         start = handoff.take()
         if start is None:  # the forward walk found no start frame: nothing to walk back from
             return [], None
         start_obs, start_box, kit, start_det, start_index, later_grey, later_point = start
-        if chunk is not None:
-            chunk = chunk.before(start_index)
         backward: list[TrackPoint] = []
         follower = _new_follower(start_obs, start_box, kit, start_det, fps_analysed)
         chunk_end_index = start_index  # frames before this one are still to do
@@ -1220,7 +1239,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         # later_point: the box the spotlight interpolates to after the chunk's last analysed frame
         try:
             while chunk_end_index > 0:
-                chunk = chunk or observe_chunk(det, chunk_end_index)
+                chunk = chunk or decode_chunk(det, chunk_end_index)
                 if chunk is None:
                     break
                 observations = chunk.observations
@@ -1265,16 +1284,24 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     backward_done = [0]
     pool = future = part = None
     twin = _detector_copy(detector) if parallel else None
+    time_sec = max(0.0, time_sec)
+    # beside the backward walk, this walk decodes from the start of the backward walk's first chunk
+    # (the keyframe it has to decode from anyway) and passes it the frames before the confirmed one
+    first_chunk_sec = _backward_chunk_start(path, time_sec, info.fps, stride) \
+        if twin is not None and time_sec > 0 else None
     try:
         if twin is not None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
-            future = pool.submit(walk_backward, twin, handoff, _first_analysed(time_sec, info.fps, stride),
+            future = pool.submit(walk_backward, twin, handoff, first_chunk_sec,
                                  lambda: backward_done.__setitem__(0, backward_done[0] + 1))
         try:
-            for decoded in iter_decoded(path, start_sec=max(0.0, time_sec), prefetch=_PREFETCH):
+            for decoded in iter_decoded(path, start_sec=time_sec if first_chunk_sec is None else first_chunk_sec,
+                                        prefetch=_PREFETCH):
                 analysed = decoded.index % stride == 0
-                if follower is None and not analysed:
-                    continue  # before the first analysed frame: the backward walk's
+                if follower is None and (not analysed or decoded.time_sec + 0.5 / info.fps < time_sec):
+                    if first_chunk_sec is not None:
+                        handoff.send_early(decoded)  # before the first analysed frame: the backward walk's
+                    continue
                 if follower is None and spotlight is not None:
                     part = spotlight.part(decoded.index)
                 image, small = _convert(decoded, analysed, size, clip_size(decoded.index))
@@ -1284,6 +1311,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                     continue
                 obs = _observe(image, decoded.index, decoded.time_sec, detector, camera)
                 if follower is None:
+                    handoff.end_early()
                     result.start_image = to_bgr(decoded.frame, None)  # the heatmap's backdrop, for free
                     kit = kit_descriptor(image, target)
                     start_box, conf, start_det = _snap(obs, target)
@@ -1317,9 +1345,10 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         else:
             def tick() -> None:
                 prog.tick()
-            backward, backward_error = walk_backward(detector, handoff, 0, tick)
+            backward, backward_error = walk_backward(detector, handoff, None, tick)
     finally:
-        handoff.give(None)  # no-op once given; else it releases a backward walk still waiting
+        handoff.end_early()  # no-op once ended; both release a backward walk still waiting
+        handoff.give(None)
         if part is not None:
             part.close(drawn=False)  # no-op after the close above; drops the frames on an error
         if pool is not None:

@@ -8,9 +8,8 @@ import pytest
 
 from footy.vision.detect import PitchDetector
 from footy.vision.synthetic import camera_at, render_scene, scene_preset
-from footy.vision.track import (
-    _MIN_TRACKED, CameraMotion, Observation, _Chunk, _first_analysed, candidate_tracks, follow_target)
-from footy.vision.video import iter_decoded, iter_frames, probe
+from footy.vision.track import _MIN_TRACKED, CameraMotion, candidate_tracks, follow_target
+from footy.vision.video import iter_frames, probe
 
 from .boxes import iou
 
@@ -125,35 +124,6 @@ def test_camera_motion_follows_pan_and_zoom_with_the_background_points_it_keeps(
     # a third of the cost, and less exact (mean 0.29 px, worst 1.09 px on this scene)
     assert np.mean(errors) < 0.25 and max(errors) < 0.6
     assert sum(k >= _MIN_TRACKED for k in kept[1:]) >= 0.8 * len(kept[1:])
-
-
-@pytest.mark.parametrize("stride", [1, 2, 3])
-def test_backward_walk_guesses_the_forward_walks_first_frame(easy, stride):
-    # the backward walk decodes its first chunk before the forward walk has found its first
-    # analysed frame, ending where that frame should be: the guess is the frame it finds
-    for time_sec in (0.0, 0.02, 0.5, 0.519, 0.521, 1.7, 2.0 - 0.5 / 25, 3.85):
-        first = next(d.index for d in iter_decoded(easy.path, start_sec=time_sec) if d.index % stride == 0)
-        assert _first_analysed(time_sec, 25.0, stride) == first, (time_sec, stride)
-
-
-def _observation(index):
-    return Observation(index, index / 25, np.empty((0, 4)), np.empty(0), [], np.eye(2, 3), 64, 36)
-
-
-def test_a_backward_chunk_decoded_to_a_guess_is_cut_at_the_real_start_or_decoded_again():
-    def chunk():
-        c = _Chunk(start_sec=0.4, first_index=10, last_index=21)
-        c.observations = [_observation(i) for i in range(10, 22, 2)]
-        c.frames = [(i, i / 25, None) for i in range(10, 22)]
-        return c
-
-    cut = chunk().before(16)
-    assert [o.frame_index for o in cut.observations] == [10, 12, 14]
-    assert [f[0] for f in cut.frames] == list(range(10, 16))
-    assert chunk().before(22) is not None  # every frame before 22 is there
-    assert chunk().before(24) is None  # frames 22 and 23 were never decoded: decode it again
-    assert [o.frame_index for o in chunk().before(11).observations] == [10]
-    assert chunk().before(10) is None  # nothing of it comes before the start
 
 
 def test_follow_target_with_no_start_frame_releases_the_backward_walk(easy, tmp_path):
