@@ -578,10 +578,19 @@ def _head_on_top(blob: np.ndarray, expected: float) -> bool:
 
 
 def _split_medians(values: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Medians of ``values[:c]`` and ``values[c:]`` for every cut ``c``, in one pass each."""
+    """Medians of ``values[:c]`` and ``values[c:]`` for every cut ``c``, in one sort each (NaN
+    marks what is outside a side and sorts last; ``np.nanmedian`` gives the same numbers through
+    masked arrays at ~10x the cost on these small arrays)."""
     before = np.arange(len(values))[None, :] < cuts[:, None]
-    return (np.nanmedian(np.where(before, values, np.nan), axis=1),
-            np.nanmedian(np.where(before, np.nan, values), axis=1))
+    return _row_medians(np.where(before, values, np.nan)), _row_medians(np.where(before, np.nan, values))
+
+
+def _row_medians(rows: np.ndarray) -> np.ndarray:
+    """Median of the non-NaN values of each row (each has at least one)."""
+    ordered = np.sort(rows, axis=1)
+    count = np.count_nonzero(~np.isnan(rows), axis=1)
+    at = np.arange(len(rows))
+    return (ordered[at, (count - 1) // 2] + ordered[at, count // 2]) / 2
 
 
 def _part(blob: np.ndarray, x0: int, y0: int):
