@@ -384,6 +384,13 @@ def _own_shape(w, h, size):
     return (w >= 0.75 * size[0]) & (w <= 1.35 * size[0]) & (h >= 0.8 * size[1]) & (h <= 1.18 * size[1])
 
 
+def _cut_sides(box, width: float, height: float, margin: float = 2.0) -> tuple[bool, bool]:
+    """Whether the box runs into the frame's left or right border (its width is cut off), and
+    into its top or bottom border (its height is)."""
+    return (bool(box[0] <= margin or box[2] >= width - margin),
+            bool(box[1] <= margin or box[3] >= height - margin))
+
+
 def _blend(old, new, rate: float):
     """A running average learning at ``rate`` (the first value is taken as it is)."""
     return new if old is None else (1 - rate) * old + rate * new
@@ -1117,6 +1124,15 @@ def _snap(obs: Observation, xyxy: np.ndarray) -> tuple[np.ndarray, float, int | 
 
 def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None, fps: float) -> TargetFollower:
     follower = TargetFollower(box, kit, fps)
+    cut_w, cut_h = _cut_sides(box, obs.width, obs.height)
+    whole = [b for b in obs.boxes if not any(_cut_sides(b, obs.width, obs.height))]
+    if cut_w != cut_h and len(whole) >= 3:
+        # clicked at the frame's border, the box is narrower (or shorter) than the player: its
+        # shape is not the player's, and the whole player walking in would not fit it. The cut-off
+        # side is made up from the other by the aspect of the players in full view
+        aspect = float(np.median([(b[2] - b[0]) / max(1.0, b[3] - b[1]) for b in whole]))
+        w, h = follower.size
+        follower.size = np.array([max(w, aspect * h), h] if cut_w else [w, max(h, w / max(0.05, aspect))])
     follower.note_wide(obs)  # the player was clicked on the wide shot
     # everyone else on the start frame is known from the start, so they claim their detections
     others = [j for j in range(len(obs.boxes)) if j != target_det and _iou_one(box, obs.boxes[j:j + 1])[0] < 0.5]

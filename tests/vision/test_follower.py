@@ -202,3 +202,37 @@ def test_a_reacquired_target_missed_at_once_is_not_boxed_on_someone_else():
     assert on_probation[1:] == [None, None]  # its coasting box would overlap the other player
     trusting = reported_after_a_doubtful_reacquisition(FollowerSettings(tentative_sec=0.0))
     assert trusting[1] is not None and iou(trusting[1], box(352, 300)) >= 0.3
+
+
+def boxes_walking_in_from_the_left_border(cut: bool):
+    """The player is clicked half out of the frame at its left border (its box cut to half its
+    width) and walks into view; three others stand in full view. Returns (reported, true) boxes."""
+    from footy.vision.track import _new_follower
+
+    others = [(box(500, 300), RED), (box(700, 400), BLUE), (box(900, 500), RED)]
+
+    def seen(cx):
+        b = box(cx, 300)
+        return np.array([max(0.0, b[0]), b[1], b[2], b[3]])
+
+    first = obs(0, [(seen(0), BLUE)] + others)
+    follower = _new_follower(first, seen(0), BLUE, 0, FPS)
+    if not cut:  # the size as clicked, as if the box were the whole player
+        follower.size = np.array([W / 2, H])
+    reported, truth = [], []
+    for i in range(1, 20):
+        t = seen(6.0 * i)
+        reported.append(follower.step(obs(i, [(t, BLUE)] + others), np.eye(2, 3)).xyxy)
+        truth.append(t)
+    return reported, truth
+
+
+def test_a_box_cut_by_the_frame_border_is_not_taken_for_the_players_shape():
+    # the size model takes the cut-off width from the height by the aspect of the players in full
+    # view, so the full player walking in is its own shape and is followed on its detections
+    reported, truth = boxes_walking_in_from_the_left_border(cut=True)
+    assert all(iou(r, t) >= 0.9 for r, t in zip(reported, truth))
+    # taken as it is, the half box makes the whole player look like a merged blob: the follower
+    # coasts with a box half the player's width (IoU 0.5 at best)
+    reported, truth = boxes_walking_in_from_the_left_border(cut=False)
+    assert sum(iou(r, t) <= 0.51 for r, t in zip(reported, truth)) >= 15
