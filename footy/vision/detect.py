@@ -422,7 +422,11 @@ class PitchDetector:
         return (x1, y1, x2, max(y2, min(y1 + tall, limit)), fill)
 
     def _split_piece(self, piece: np.ndarray, x0: int, py: int, frame_h: int) -> list[tuple]:
-        """A piece of a blob (no taller than one player) as one or more players side by side."""
+        """A piece of a blob (no taller than one player) as one or more players side by side.
+
+        Its width is judged against a whole player standing on its feet, however short the
+        piece: a shirt the colour of the grass (or a player half hidden) leaves a piece of shorts
+        and legs that is as wide as the player, not as wide as a player that short."""
         rows = np.where(piece.any(axis=1))[0]
         if len(rows) == 0:
             return []
@@ -431,7 +435,7 @@ class PitchDetector:
         piece, px = piece[:, cols[0]:cols[-1] + 1], x0 + cols[0]
         ph, pw = piece.shape
         piece_expected = float(self.sizes.expected((py + ph) / frame_h)) * frame_h
-        one_width = self.sizes.aspect * max(ph, 0.8 * piece_expected)
+        one_width = self.sizes.aspect * max(ph, piece_expected)
         if pw <= 1.25 * one_width:
             return [_part(piece, px, py)]
         heads = self._split_at_heads(piece, px, py, piece_expected, one_width)

@@ -214,3 +214,19 @@ def test_analysis_with_an_onnx_model_walks_in_turn_and_draws_every_frame(tiny_mo
     n = probe(short_gop).frame_count
     assert out.result["frames_analysed"] == (n + 1) // 2
     assert [f.index for f in iter_frames(out.artefacts["spotlight"])] == list(range(n))
+
+
+def test_shorts_and_legs_of_one_player_are_not_split_in_two():
+    """A kit the colour of the grass leaves only shorts and legs (one leg striding): a piece much
+    shorter than a player but as wide as one standing there is one player, not two."""
+    det = PitchDetector()
+    ys = np.linspace(0.3, 0.9, 20)
+    det.sizes.update(ys, np.full(20, 40 / 360), np.full(20, 17 / 360))
+    det.sizes.update(ys, np.full(20, 40 / 360), np.full(20, 17 / 360))
+    blob = np.zeros((17, 20), bool)
+    blob[0:6, :] = True      # shorts
+    blob[6:14, 1:7] = True   # standing leg
+    blob[6:17, 13:19] = True  # striding leg, its foot lower
+    parts = det._split(blob, 100, 200, 360)
+    assert len(parts) == 1
+    assert parts[0][:4] == (100, 200, 120, 217)
