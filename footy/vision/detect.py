@@ -356,10 +356,13 @@ class PitchDetector:
         The opening that strips lines also strips a far player's legs (thinner than it), and a
         blob of two stacked players is as odd as a player on a line: what the opening removed
         comes back where it is no line, i.e. where no removed piece is longer than a body part
-        (under half a player's expected height either way).
+        (under half a player's expected height either way). Outside the blob is no foreground,
+        also past the frame's edge: a line along the bottom edge is stripped like any other
+        (OpenCV's default border would keep it, and with it every player standing on it).
         """
         mask = blob.astype(np.uint8)
-        opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+        opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8),
+                                  borderType=cv2.BORDER_CONSTANT, borderValue=0)
         if expected is not None:
             removed = cv2.subtract(mask, opened)
             n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(removed, 8, cv2.CV_32S, cv2.CCL_GRANA)

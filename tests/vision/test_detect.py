@@ -230,3 +230,15 @@ def test_shorts_and_legs_of_one_player_are_not_split_in_two():
     parts = det._split(blob, 100, 200, 360)
     assert len(parts) == 1
     assert parts[0][:4] == (100, 200, 120, 217)
+
+
+def test_a_line_along_the_frame_edge_is_stripped_from_the_players_on_it():
+    """The near touchline as a thin band along the bottom of the frame joins the players whose
+    feet touch it into one flat blob: stripping lines leaves the players apart from it."""
+    blob = np.zeros((50, 640), bool)
+    blob[-3:, :] = True            # the line, on the frame's bottom edge
+    blob[2:47, 100:120] = True     # two players standing on it
+    blob[5:47, 300:318] = True
+    pieces = PitchDetector._strip_lines(blob, 0, 300, 45.0)
+    boxes = sorted((x, y, b.shape) for b, x, y in pieces)
+    assert boxes == [(100, 302, (48, 20)), (300, 305, (45, 18))]  # the line under their feet stays
