@@ -242,3 +242,23 @@ def test_a_line_along_the_frame_edge_is_stripped_from_the_players_on_it():
     pieces = PitchDetector._strip_lines(blob, 0, 300, 45.0)
     boxes = sorted((x, y, b.shape) for b, x, y in pieces)
     assert boxes == [(100, 302, (48, 20)), (300, 305, (45, 18))]  # the line under their feet stays
+
+
+def test_two_players_side_by_side_are_cut_where_their_edges_step():
+    """Beside a player in full view stands one a little nearer whose shirt is the colour of the
+    grass: only its shorts and legs show, and the emptiest column is between its legs. The cut
+    goes where the blob's top and bottom edges step, between the two players."""
+    det = PitchDetector()
+    ys = np.linspace(0.3, 0.9, 20)
+    det.sizes.update(ys, np.full(20, 40 / 360), np.full(20, 17 / 360))
+    det.sizes.update(ys, np.full(20, 40 / 360), np.full(20, 17 / 360))
+    blob = np.zeros((40, 34), bool)
+    blob[20:27, 0:17] = True    # near player: shorts
+    blob[27:40, 1:7] = True     # and legs
+    blob[27:40, 10:16] = True
+    blob[0:38, 17:34] = True    # far player: head (dark hair on a dark shirt), shirt, shorts, legs
+    parts = det._split(blob, 100, 200, 360)
+    assert len(parts) == 2
+    iou = iou_matrix(np.array([[100, 220, 117, 240], [117, 200, 134, 238]], float),
+                     np.array([p[:4] for p in parts], float))
+    assert iou.diagonal().min() >= 0.8
