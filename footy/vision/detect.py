@@ -425,11 +425,7 @@ class PitchDetector:
         return (x1, y1, x2, max(y2, min(y1 + tall, limit)), fill)
 
     def _split_piece(self, piece: np.ndarray, x0: int, py: int, frame_h: int) -> list[tuple]:
-        """A piece of a blob (no taller than one player) as one or more players side by side.
-
-        Its width is judged against a whole player standing on its feet, however short the
-        piece: a shirt the colour of the grass (or a player half hidden) leaves a piece of shorts
-        and legs that is as wide as the player, not as wide as a player that short."""
+        """A piece of a blob (no taller than one player) as one or more players side by side."""
         rows = np.where(piece.any(axis=1))[0]
         if len(rows) == 0:
             return []
@@ -438,47 +434,16 @@ class PitchDetector:
         piece, px = piece[:, cols[0]:cols[-1] + 1], x0 + cols[0]
         ph, pw = piece.shape
         piece_expected = float(self.sizes.expected((py + ph) / frame_h)) * frame_h
-        one_width = self.sizes.aspect * max(ph, piece_expected)
+        one_width = self.sizes.aspect * max(ph, 0.8 * piece_expected)
         if pw <= 1.25 * one_width:
             return [_part(piece, px, py)]
         heads = self._split_at_heads(piece, px, py, piece_expected, one_width)
         if len(heads) >= 2:
             return heads
         count = int(round(pw / one_width))
-        if count == 2:
-            # two players, one further up the pitch than the other: one ends where the blob's
-            # top and bottom edges step (the far one's head and feet are higher) and the near
-            # one's legs end, which the emptiest column misses when it lies inside a player
-            # (the gap between the legs under a shirt the colour of the grass). The emptiest
-            # column only where they stand level (no step)
-            step = self._near_feet(piece, px, py, piece_expected, one_width,
-                                   self._split_at_step(piece, px, py, one_width, centred=True))
-            if len(step) == 2:
-                return step
         if count >= 2:
             return self._split_columns(piece, px, py, count)
-        return self._near_feet(piece, px, py, piece_expected, one_width,
-                               self._split_at_step(piece, px, py, one_width))
-
-    @staticmethod
-    def _near_feet(piece: np.ndarray, px: int, py: int, expected: float, one_width: float,
-                   parts: list[tuple]) -> list[tuple]:
-        """Two players side by side, one nearer (its feet lower): the nearer one ends where the
-        columns that reach the lowest row (its legs) end, which is sharper than the step of the
-        median top and bottom edges (the gap between its legs pulls those medians around).
-        ``parts``, the step cut, stay when the piece is not two (one part) or the lowest
-        columns span more than one player (both stand level) or leave a sliver beside them."""
-        if len(parts) != 2:
-            return parts
-        h, w = piece.shape
-        has = piece.any(axis=0)
-        bottoms = np.where(has, h - 1 - piece[::-1].argmax(axis=0), -1)
-        feet = np.where(bottoms >= bottoms.max() - max(1.0, 0.05 * expected))[0]
-        a, b = int(feet[0]), int(feet[-1]) + 1
-        cut = b if a + b < w else a  # the far side of the near player's legs
-        if b - a > 1.25 * one_width or min(cut, w - cut) < 0.4 * one_width:
-            return parts
-        return [_part(piece[:, :cut], px, py), _part(piece[:, cut:], px + cut, py)]
+        return self._split_at_step(piece, px, py, one_width)
 
     def _split_diagonal(self, blob: np.ndarray, x0: int, y0: int, frame_h: int, expected: float) -> list[tuple]:
         """One player behind and beside another: a blob too tall and too wide for one person,
@@ -540,16 +505,13 @@ class PitchDetector:
         return parts if len(parts) >= 2 else []
 
     @staticmethod
-    def _split_at_step(blob: np.ndarray, x0: int, y0: int, one_width: float = 0.0,
-                       centred: bool = False) -> list[tuple]:
+    def _split_at_step(blob: np.ndarray, x0: int, y0: int, one_width: float = 0.0) -> list[tuple]:
         """Two overlapping players side by side: their heads and feet sit at different heights.
 
         Cut where the per-column top and bottom edges step the most; one wide player (arms
         out, legs apart) has no such step and stays whole, and so does a blob whose cut would
         leave a side under 0.4 of ``one_width`` (a player's width there): no box that narrow
-        is a player (a sliver of the one behind cannot match its full box either). With
-        ``centred``, of the cuts with the same greatest step the middle one wins, not the
-        leftmost (the medians step over a run of cuts; its middle is the boundary's best guess).
+        is a player (a sliver of the one behind cannot match its full box either).
         """
         h, w = blob.shape
         has = blob.any(axis=0)
@@ -561,9 +523,6 @@ class PitchDetector:
         (bottom_l, bottom_r), (top_l, top_r) = _split_medians(bottoms, cuts), _split_medians(tops, cuts)
         steps = np.abs(bottom_l - bottom_r) + np.abs(top_l - top_r)
         best, best_step = int(cuts[int(np.argmax(steps))]), float(steps.max())
-        if centred:
-            level = np.where(steps >= best_step)[0]
-            best = int(cuts[level[len(level) // 2]])
         if best_step <= 0 or best_step < 0.1 * h or min(best, w - best) < 0.4 * one_width:
             return [_part(blob, x0, y0)]
         return [_part(blob[:, :best], x0, y0), _part(blob[:, best:], x0 + best, y0)]

@@ -216,22 +216,6 @@ def test_analysis_with_an_onnx_model_walks_in_turn_and_draws_every_frame(tiny_mo
     assert [f.index for f in iter_frames(out.artefacts["spotlight"])] == list(range(n))
 
 
-def test_shorts_and_legs_of_one_player_are_not_split_in_two():
-    """A kit the colour of the grass leaves only shorts and legs (one leg striding): a piece much
-    shorter than a player but as wide as one standing there is one player, not two."""
-    det = PitchDetector()
-    ys = np.linspace(0.3, 0.9, 20)
-    det.sizes.update(ys, np.full(20, 40 / 360), np.full(20, 17 / 360))
-    det.sizes.update(ys, np.full(20, 40 / 360), np.full(20, 17 / 360))
-    blob = np.zeros((17, 20), bool)
-    blob[0:6, :] = True      # shorts
-    blob[6:14, 1:7] = True   # standing leg
-    blob[6:17, 13:19] = True  # striding leg, its foot lower
-    parts = det._split(blob, 100, 200, 360)
-    assert len(parts) == 1
-    assert parts[0][:4] == (100, 200, 120, 217)
-
-
 def test_a_line_along_the_frame_edge_is_stripped_from_the_players_on_it():
     """The near touchline as a thin band along the bottom of the frame joins the players whose
     feet touch it into one flat blob: stripping lines leaves the players apart from it."""
@@ -242,23 +226,3 @@ def test_a_line_along_the_frame_edge_is_stripped_from_the_players_on_it():
     pieces = PitchDetector._strip_lines(blob, 0, 300, 45.0)
     boxes = sorted((x, y, b.shape) for b, x, y in pieces)
     assert boxes == [(100, 302, (48, 20)), (300, 305, (45, 18))]  # the line under their feet stays
-
-
-def test_two_players_side_by_side_are_cut_where_their_edges_step():
-    """Beside a player in full view stands one a little nearer whose shirt is the colour of the
-    grass: only its shorts and legs show, and the emptiest column is between its legs. The cut
-    goes where the blob's top and bottom edges step, between the two players."""
-    det = PitchDetector()
-    ys = np.linspace(0.3, 0.9, 20)
-    det.sizes.update(ys, np.full(20, 40 / 360), np.full(20, 17 / 360))
-    det.sizes.update(ys, np.full(20, 40 / 360), np.full(20, 17 / 360))
-    blob = np.zeros((40, 34), bool)
-    blob[20:27, 0:17] = True    # near player: shorts
-    blob[27:40, 1:7] = True     # and legs
-    blob[27:40, 10:16] = True
-    blob[0:38, 17:34] = True    # far player: head (dark hair on a dark shirt), shirt, shorts, legs
-    parts = det._split(blob, 100, 200, 360)
-    assert len(parts) == 2
-    iou = iou_matrix(np.array([[100, 220, 117, 240], [117, 200, 134, 238]], float),
-                     np.array([p[:4] for p in parts], float))
-    assert iou.diagonal().min() >= 0.8
