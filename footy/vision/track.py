@@ -1052,22 +1052,23 @@ class _Handoff:
     def __init__(self):
         self._early: queue.Queue = queue.Queue(maxsize=2 * _PREFETCH)
         self._early_closed = threading.Event()  # no more early frames are sent or taken
+        self._early_ended = False  # the forward walk's side
         self._given = threading.Event()
         self._value = None
 
     def send_early(self, decoded: DecodedFrame) -> None:
-        while not self._early_closed.is_set():
-            try:
-                self._early.put(decoded, timeout=0.05)
-                return
-            except queue.Full:
-                continue
+        self._put(decoded)
 
     def end_early(self) -> None:
         """No more early frames (the forward walk reached the confirmed frame, or stopped)."""
-        while not self._early_closed.is_set():
+        if not self._early_ended:
+            self._early_ended = True
+            self._put(_EARLY_DONE)
+
+    def _put(self, item) -> None:
+        while not self._early_closed.is_set():  # once the backward walk takes no more, drop it
             try:
-                self._early.put(_EARLY_DONE, timeout=0.05)
+                self._early.put(item, timeout=0.05)
                 return
             except queue.Full:
                 continue
