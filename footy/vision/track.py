@@ -1222,26 +1222,27 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 chunk.observations.append(_observe(image, decoded.index, decoded.time_sec, det, camera))
         return chunk if chunk.observations else None
 
-    def decode_chunk(det: Detector, end_index: int) -> _Chunk | None:
-        start_sec = _backward_chunk_start(path, end_index / info.fps, info.fps, stride)
+    def decode_chunk(det: Detector, end_index: int, start_sec: float | None = None) -> _Chunk | None:
+        if start_sec is None:
+            start_sec = _backward_chunk_start(path, end_index / info.fps, info.fps, stride)
         frames = iter_decoded(path, start_sec=start_sec, end_sec=end_index / info.fps, prefetch=_PREFETCH)
         try:
             return observe_chunk(det, frames, start_sec, end_index)
         finally:
             frames.close()
 
-    def walk_backward(det: Detector, handoff: _Handoff, first_chunk_sec: float | None,
+    def walk_backward(det: Detector, handoff: _Handoff, early: bool,
                       tick: Callable[[], None]) -> tuple[list[TrackPoint], VisionError | None]:
-        """Chunks of a few seconds ending at the confirmed frame, each walked in reverse.
+        """Chunks of a few seconds ending at the confirmed frame, each walked in reverse; the first
+        starts at ``first_chunk_sec``, as the forward walk's decoding does.
 
-        Beside the forward walk (``first_chunk_sec`` given), the first chunk is the frames the
-        forward walk decodes on its way from the keyframe to the confirmed frame, observed here
-        while it decodes them (nothing in a chunk's observations depends on the follower); so no
-        frame is decoded twice. The follower itself starts once the forward walk hands over the
-        confirmed frame."""
+        Beside the forward walk (``early``), the first chunk is the frames the forward walk decodes
+        on its way from the keyframe to the confirmed frame, observed here while it decodes them
+        (nothing in a chunk's observations depends on the follower); so no frame is decoded twice.
+        The follower itself starts once the forward walk hands over the confirmed frame."""
         chunk = None
         try:
-            if first_chunk_sec is not None:
+            if early:
                 chunk = observe_chunk(det, handoff.early_frames(), first_chunk_sec)
         finally:
             handoff.early_done()  # whatever happens here, the forward walk's decoder must not wait
@@ -1256,7 +1257,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         # later_point: the box the spotlight interpolates to after the chunk's last analysed frame
         try:
             while chunk_end_index > 0:
-                chunk = chunk or decode_chunk(det, chunk_end_index)
+                if chunk is None:  # the first chunk starts where the forward walk's decoding did
+                    chunk = decode_chunk(det, chunk_end_index, None if backward else first_chunk_sec)
                 if chunk is None:
                     break
                 observations = chunk.observations
@@ -1273,11 +1275,15 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                     tick()
                 if chunk.frames:
                     part = spotlight.part(chunk.frames[0][0])
-                    for frame in chunk.frames:
-                        part.add_frame(*frame)
-                    for point in reversed(backward[-len(observations):]):
-                        part.add_point(point)
-                    part.add_point(later_point)
+                    try:
+                        for frame in chunk.frames:
+                            part.add_frame(*frame)
+                        for point in reversed(backward[-len(observations):]):
+                            part.add_point(point)
+                        part.add_point(later_point)
+                    except BaseException:
+                        part.close(drawn=False)
+                        raise
                     part.close()
                 first = observations[0]
                 later_grey, later_point = (first.grey, first.grey_scale), backward[-1]
@@ -1300,24 +1306,31 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     handoff = _Handoff()
     backward_done = [0]
     pool = future = part = None
-    twin = _detector_copy(detector) if parallel else None
+    # the backward walk has a detector of its own, a copy taken before anything was seen, on a
+    # thread or in turn alike (so both give the same track); an ONNX session is not copied
+    twin = _detector_copy(detector)
     time_sec = max(0.0, time_sec)
-    # beside the backward walk, this walk decodes from the start of the backward walk's first chunk
-    # (the keyframe it has to decode from anyway) and passes it the frames before the confirmed one
-    first_chunk_sec = _backward_chunk_start(path, time_sec, info.fps, stride) \
-        if twin is not None and time_sec > 0 else None
+    # both walks decode from where the backward walk's first chunk starts, when that is the keyframe
+    # the forward walk must decode from anyway (else from the confirmed time: then a broken frame
+    # before it would stop the forward walk too); beside it, the backward walk is handed the frames
+    # before the confirmed one, in turn it decodes them itself
+    first_chunk_sec = _backward_chunk_start(path, time_sec, info.fps, stride) if time_sec > 0 else 0.0
+    key = keyframe_before(path, time_sec) if time_sec > 0 else None
+    forward_from = first_chunk_sec if key is not None and first_chunk_sec >= key else time_sec
+    early = parallel and twin is not None and forward_from < time_sec
     try:
-        if twin is not None:
+        if parallel and twin is not None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
-            future = pool.submit(walk_backward, twin, handoff, first_chunk_sec,
+            future = pool.submit(walk_backward, twin, handoff, early,
                                  lambda: backward_done.__setitem__(0, backward_done[0] + 1))
         try:
-            for decoded in iter_decoded(path, start_sec=time_sec if first_chunk_sec is None else first_chunk_sec,
-                                        prefetch=_PREFETCH):
+            for decoded in iter_decoded(path, start_sec=forward_from, prefetch=_PREFETCH):
                 analysed = decoded.index % stride == 0
-                if follower is None and (not analysed or decoded.time_sec + 0.5 / info.fps < time_sec):
-                    if first_chunk_sec is not None:
-                        handoff.send_early(decoded)  # before the first analysed frame: the backward walk's
+                # before the confirmed time (as ``iter_decoded`` tells it), or the first analysed
+                # frame after it: the backward walk's
+                if follower is None and (not analysed or decoded.stamp_sec + 0.5 / info.fps < time_sec):
+                    if early:
+                        handoff.send_early(decoded)
                     continue
                 if follower is None and spotlight is not None:
                     part = spotlight.part(decoded.index)
@@ -1362,7 +1375,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         else:
             def tick() -> None:
                 prog.tick()
-            backward, backward_error = walk_backward(detector, handoff, None, tick)
+            backward, backward_error = walk_backward(twin or detector, handoff, False, tick)
     finally:
         handoff.end_early()  # no-op once ended; both release a backward walk still waiting
         handoff.give(None)

@@ -157,8 +157,9 @@ class DecodedFrame:
     decode can feed several consumers at their own sizes: the analysis and the spotlight clip."""
 
     index: int
-    time_sec: float
+    time_sec: float  # index / fps
     frame: av.VideoFrame
+    stamp_sec: float | None = None  # the frame's own timestamp, which ``start_sec`` is compared with
 
 
 def iter_decoded(path: str | Path, start_sec: float = 0.0, end_sec: float | None = None,
@@ -206,7 +207,7 @@ def _decode(path: str | Path, start_sec: float, end_sec: float | None,
             last_index = index
             if time_sec + 0.5 / fps < start_sec:
                 continue
-            yield DecodedFrame(index=index, time_sec=index / fps, frame=frame)
+            yield DecodedFrame(index=index, time_sec=index / fps, frame=frame, stamp_sec=time_sec)
     finally:
         container.close()
 
