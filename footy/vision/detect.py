@@ -417,12 +417,18 @@ class PitchDetector:
 
     def _hang(self, part: tuple, frame_h: int, limit: float) -> tuple:
         """A box ``(x1, y1, x2, y2, fill)`` whose lower part is hidden: as tall as a player whose
-        head is at ``y1`` (expected height there, iterated once), at most down to ``limit``."""
+        head is at ``y1``, at most down to ``limit``."""
         x1, y1, x2, y2, fill = part
-        tall = float(self.sizes.expected((y1 + (y2 - y1)) / frame_h)) * frame_h
-        tall = float(self.sizes.expected((y1 + tall) / frame_h)) * frame_h
-        tall = float(self.sizes.expected((y1 + tall) / frame_h)) * frame_h
+        tall = self._height_below_head(y1, y2 - y1, frame_h, times=3)
         return (x1, y1, x2, max(y2, min(y1 + tall, limit)), fill)
+
+    def _height_below_head(self, head_y: float, guess: float, frame_h: int, times: int = 2) -> float:
+        """How tall a player whose head is at ``head_y`` is: the expected height where its feet
+        are, which depends on that height, so iterated ``times`` from ``guess``."""
+        tall = guess
+        for _ in range(times):
+            tall = float(self.sizes.expected((head_y + tall) / frame_h)) * frame_h
+        return tall
 
     def _split_piece(self, piece: np.ndarray, x0: int, py: int, frame_h: int) -> list[tuple]:
         """A piece of a blob (no taller than one player) as one or more players side by side."""
@@ -464,9 +470,8 @@ class PitchDetector:
         if h > 1.5 * expected and abs(ch - cf) < 0.4 * one_w:
             return []  # straight above each other and tall enough for two: the row cut handles it
         top = float(tops.min())
-        # the far player's feet: one expected height below its head (expected there, iterated once)
-        far_h = float(self.sizes.expected((y0 + top + expected) / frame_h)) * frame_h
-        far_h = float(self.sizes.expected((y0 + top + far_h) / frame_h)) * frame_h
+        # the far player's feet: one expected height below its head
+        far_h = self._height_below_head(y0 + top, expected, frame_h)
         if top + 0.8 * far_h > h or bottoms.max() + 1 - near_h < top + 0.2 * far_h:
             return []  # the two would be one player
         far_w = self.sizes.aspect * far_h
