@@ -1056,16 +1056,13 @@ class _Handoff:
         self._given = threading.Event()
         self._value = None
 
-    def send_early(self, decoded: DecodedFrame) -> None:
-        self._put(decoded)
-
     def end_early(self) -> None:
         """No more early frames (the forward walk reached the confirmed frame, or stopped)."""
         if not self._early_ended:
             self._early_ended = True
-            self._put(_EARLY_DONE)
+            self.send_early(_EARLY_DONE)
 
-    def _put(self, item) -> None:
+    def send_early(self, item: DecodedFrame | object) -> None:
         while not self._early_closed.is_set():  # once the backward walk takes no more, drop it
             try:
                 self._early.put(item, timeout=0.05)
