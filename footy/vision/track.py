@@ -768,7 +768,7 @@ class TargetFollower:
             return self._point(obs, det, 0.4 + 0.6 * float(obs.confidences[target_det]))
         if self.s.adopt_speed > 0 and self.missed and target_det is None and \
                 self.trusted_count >= self.s.adopt_hits:  # its own shape and motion known
-            t = self._adopt(boxes, gate_kits)
+            t = self._adopt(boxes, gate_kits, on_probation=probation > 0)
             if t is not None:
                 box = self._take_over(t)
                 self.occluded = 0
@@ -851,11 +851,13 @@ class TargetFollower:
         ax, ay = _centre(self.anchor)[0], self.anchor[3]
         return np.hypot((_centre(boxes)[..., 0] - ax) / ah, depth * (boxes[..., 3] - ay) / ah)
 
-    def _adopt(self, boxes: np.ndarray, gate_kits: np.ndarray) -> int | None:
+    def _adopt(self, boxes: np.ndarray, gate_kits: np.ndarray, on_probation: bool = False) -> int | None:
         """While the target is missed (its prediction went on straight, it turned): a track born
         since it was last seen, near where it was then, on a detection of the target's shape and
         kit that nobody else is on, within running reach of where it was last seen and the only
-        such detection around, is the target itself (the index in ``others``, or None)."""
+        such detection around, is the target itself (the index in ``others``, or None). Once the
+        coasting box is no longer shown (and not on probation), a detection held by a track older
+        than the last sighting no longer counts as such a detection."""
         others = self.others
         if not len(others.boxes) or not len(boxes):
             return None
@@ -865,6 +867,16 @@ class TargetFollower:
         like = (gate_kits <= self.s.kit_gate) & _own_shape(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1],
                                                             own_size)
         near = like & (self._from_anchor(boxes) <= reach + 1.0)
+        if self.missed > self._frames(self.s.report_coast_sec) and not on_probation:
+            # its coasting box is no longer shown, and once lost it is re-acquired from the
+            # best newcomer whoever else is near (_reacquire): a team-mate whose track is older
+            # than the last sighting no longer makes the newcomer ambiguous, only another newcomer.
+            # Not on probation: then the last sighting itself may have been that team-mate
+            sighted = self.step_count - self.anchor_age
+            for t in np.where(others.born <= sighted)[0]:
+                j = _detection_of(others.boxes[t], boxes)
+                if j is not None:
+                    near[j] = False
         best, best_cost = None, math.inf
         for t in range(len(others.boxes)):
             if others.missed[t] or others.born[t] <= self.step_count - self.anchor_age or \
