@@ -422,6 +422,7 @@ class FollowerSettings:
     # missed, the target adopts a track born since it was last seen, where it could have run to
     adopt_speed: float = 2.5  # body heights/s (~4.5 m/s) on top of ``gate``
     adopt_hits: int = 3  # frames the track must have lived
+    adopt_clear: float = 1.0  # body heights further from the sighting than the newcomer: no rival
     others_max_missed_sec: float = 0.6
     exit_edge: float = 1.5  # left the frame: re-acquired from a track born this near (body heights) that edge
     kit_learning: float = 0.1  # share of each trusted sighting in the target's kit model
@@ -855,9 +856,10 @@ class TargetFollower:
         """While the target is missed (its prediction went on straight, it turned): a track born
         since it was last seen, near where it was then, on a detection of the target's shape and
         kit that nobody else is on, within running reach of where it was last seen and the only
-        such detection around, is the target itself (the index in ``others``, or None). Once the
-        coasting box is no longer shown (and not on probation), a detection held by a track older
-        than the last sighting no longer counts as such a detection."""
+        such detection around, is the target itself (the index in ``others``, or None). Unless on
+        probation, a detection held by a track older than the last sighting does not count as such
+        a detection when it is ``adopt_clear`` further from that sighting than the newcomer, nor at
+        all once the coasting box is no longer shown."""
         others = self.others
         if not len(others.boxes) or not len(boxes):
             return None
@@ -866,17 +868,22 @@ class TargetFollower:
         # detections like the target's (kit and shape), and how far each is from its last sighting
         like = (gate_kits <= self.s.kit_gate) & _own_shape(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1],
                                                             own_size)
-        near = like & (self._from_anchor(boxes) <= reach + 1.0)
+        from_anchor = self._from_anchor(boxes)
+        near = like & (from_anchor <= reach + 1.0)
+        # detections held by tracks older than the last sighting: team-mates who were someone
+        # else already when the target was last seen
+        old_held = np.zeros(len(boxes), bool)
+        sighted = self.step_count - self.anchor_age
+        for t in np.where(others.born <= sighted)[0]:
+            j = _detection_of(others.boxes[t], boxes)
+            if j is not None:
+                old_held[j] = True
         if self.missed > self._frames(self.s.report_coast_sec) and not on_probation:
             # its coasting box is no longer shown, and once lost it is re-acquired from the
             # best newcomer whoever else is near (_reacquire): a team-mate whose track is older
             # than the last sighting no longer makes the newcomer ambiguous, only another newcomer.
             # Not on probation: then the last sighting itself may have been that team-mate
-            sighted = self.step_count - self.anchor_age
-            for t in np.where(others.born <= sighted)[0]:
-                j = _detection_of(others.boxes[t], boxes)
-                if j is not None:
-                    near[j] = False
+            near &= ~old_held
         best, best_cost = None, math.inf
         for t in range(len(others.boxes)):
             if others.missed[t] or others.born[t] <= self.step_count - self.anchor_age or \
@@ -901,8 +908,14 @@ class TargetFollower:
             da = float(self._from_anchor(b))
             if da > reach:
                 continue
-            # ...and the only detection like the target's within (a little more than) that reach
-            if np.delete(near, j).any():
+            # ...and the only detection like the target's within (a little more than) that reach;
+            # a team-mate of an older track clearly further from the last sighting does not count:
+            # the newcomer, clearly nearer, is the one the target turned into (not on probation:
+            # the last sighting may have been that team-mate)
+            rivals = near.copy()
+            if not on_probation:
+                rivals &= ~(old_held & (from_anchor > da + self.s.adopt_clear))
+            if np.delete(rivals, j).any():
                 continue
             cost = 3 * gate_kits[j] + 0.5 * da
             if cost < best_cost:

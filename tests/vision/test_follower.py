@@ -3,7 +3,8 @@
 The prediction goes on straight; the player comes out elsewhere, where a new track starts on it.
 Such a track, born near where the target was last seen, of its kit and shape, alone and the only
 one like it within running reach, is the target (``FollowerSettings.adopt_speed``); a team-mate
-nearby makes it ambiguous, and then nothing is adopted early.
+nearby makes it ambiguous, and then nothing is adopted early (only once the coasting box is no
+longer shown, or when the team-mate's older track is clearly further from the last sighting).
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def obs(i: int, players: list[tuple[np.ndarray, np.ndarray]]) -> Observation:
                        kits=[k for _, k in players], motion=np.eye(2, 3), width=1280, height=720)
 
 
-def run(teammate: bool, settings: FollowerSettings | None = None, probation_from: int | None = None):
+def run(teammate: bool, settings: FollowerSettings | None = None, probation_from: int | None = None,
+        mate_feet: float = 390.0):
     """The target runs right for 10 frames, is missed for 2, then comes out 0.75 body heights
     lower and a little behind, running down-left. ``probation_from``: from that frame on the
     follower is kept on probation (as just after a doubtful re-acquisition).
@@ -58,7 +60,7 @@ def run(teammate: bool, settings: FollowerSettings | None = None, probation_from
             t = box(326 - 3 * (i - 12), 345 + 3 * (i - 12))
             players.append((t, BLUE))
         if teammate:  # a team-mate standing 1.5 body heights below, where the target comes out
-            players.append((box(320, 390), BLUE))
+            players.append((box(320, mate_feet), BLUE))
         p = follower.step(obs(i, players), np.eye(2, 3))
         reported.append(p.xyxy)
         truth.append(t)
@@ -97,6 +99,17 @@ def test_once_its_coast_is_no_longer_shown_a_teammate_of_an_older_track_is_no_ri
 def test_on_probation_a_teammate_of_an_older_track_still_makes_it_ambiguous():
     # a doubtful identity's last sighting may have been the team-mate itself: nothing is adopted
     _, reported, truth = run(teammate=True, probation_from=20)
+    assert not any(iou(reported[i - 1], truth[i - 1]) >= 0.5 for i in range(14, 25))
+
+
+def test_a_teammate_much_further_from_the_last_sighting_than_the_newcomer_is_no_rival():
+    # 2.2 body heights below the last sighting, the newcomer 0.9: the target is clearly the newcomer
+    far = 300 + 2.2 * H
+    _, reported, truth = run(teammate=True, mate_feet=far)
+    assert not any(iou(r, box(320, far)) >= 0.5 for r in reported)
+    assert all(iou(reported[i - 1], truth[i - 1]) >= 0.5 for i in range(14, 25))
+    # ...but not for a follower on probation, whose last sighting may have been that team-mate
+    _, reported, truth = run(teammate=True, mate_feet=far, probation_from=12)
     assert not any(iou(reported[i - 1], truth[i - 1]) >= 0.5 for i in range(14, 25))
 
 
