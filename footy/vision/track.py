@@ -870,11 +870,11 @@ class TargetFollower:
                                                             own_size)
         from_anchor = self._from_anchor(boxes)
         near = like & (from_anchor <= reach + 1.0)
-        # detections held by tracks older than the last sighting: team-mates who were someone
+        # detections held by tracks born before the last sighting: team-mates who were someone
         # else already when the target was last seen
         old_held = np.zeros(len(boxes), bool)
         sighted = self.step_count - self.anchor_age
-        for t in np.where(others.born <= sighted)[0]:
+        for t in np.where(others.born < sighted)[0]:
             j = _detection_of(others.boxes[t], boxes)
             if j is not None:
                 old_held[j] = True
@@ -886,7 +886,9 @@ class TargetFollower:
             near &= ~old_held
         best, best_cost = None, math.inf
         for t in range(len(others.boxes)):
-            if others.missed[t] or others.born[t] <= self.step_count - self.anchor_age or \
+            # born since the last sighting, or on that very frame: a second box the detector gave
+            # on the target there starts a track that may take over its path the next frame
+            if others.missed[t] or others.born[t] < self.step_count - self.anchor_age or \
                     others.hits[t] < self.s.adopt_hits:
                 continue
             b = others.boxes[t]

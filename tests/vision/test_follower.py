@@ -268,3 +268,27 @@ def test_a_box_cut_by_the_frame_border_is_not_taken_for_the_players_shape():
     # coasts with a box half the player's width (IoU 0.5 at best)
     reported, truth = boxes_walking_in_from_the_left_border(cut=False)
     assert sum(iou(r, t) <= 0.51 for r, t in zip(reported, truth)) >= 15
+
+
+def reported_after_a_double_detection(settings: FollowerSettings | None = None):
+    """The target runs right; on the frame it is last seen (9) the detector also gives a second,
+    overlapping box on it, where a track starts; from the next frame the target turns back
+    down-left, that track holds its one detection and the target's prediction goes on right.
+    Returns (reported boxes, true boxes) of frames 1-24."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
+    rival = (box(900, 500), RED)
+    reported, truth = [], []
+    for i in range(1, 25):
+        t = box(300 + 4 * i, 300) if i <= 9 else box(334 - 3 * (i - 9), 304 + 3 * (i - 9))
+        players = [rival, (t, BLUE)]
+        if i == 9:
+            players.append((box(334, 304), BLUE))
+        reported.append(follower.step(obs(i, players), np.eye(2, 3)).xyxy)
+        truth.append(t)
+    return reported, truth
+
+
+def test_a_track_born_on_the_frame_the_target_was_last_seen_can_be_adopted():
+    # the second box's track is the target's own: adopted once 3 frames old (frame 11)
+    reported, truth = reported_after_a_double_detection()
+    assert all(iou(r, t) >= 0.5 for r, t in zip(reported[11:], truth[11:]))
