@@ -91,6 +91,8 @@ class Scene:
     spec: SceneSpec
     # ground truth: frame index -> {player_id: (x1, y1, x2, y2)} for players inside the frame
     truth: list[dict[int, tuple[float, float, float, float]]]
+    # frame index -> {player_id: share of the player's drawn pixels no nearer player covers}
+    visible_share: list[dict[int, float]] = field(default_factory=list)
 
     def kit_of(self, player_id: int) -> str:
         return next(p.kit for p in self.spec.players if p.player_id == player_id)
@@ -205,18 +207,37 @@ def _bounce(v: float, lo: float, hi: float) -> float:
     return lo + (m if m <= span else 2 * span - m)
 
 
-def _draw_player(img: np.ndarray, box, kit: str) -> None:
+def _draw_player(img: np.ndarray, box, kit: str, colour: tuple[int, int, int] | None = None) -> None:
     shirt, shorts = KITS[kit]
+    skin, legs = (120, 160, 200), (40, 40, 40)
+    if colour is not None:  # the body's shape in one colour (a label)
+        shirt = shorts = skin = legs = colour
     x1, y1, x2, y2 = box
     h = y2 - y1
     cx = (x1 + x2) / 2
     head_r = max(2, int(h * 0.08))
-    cv2.circle(img, (int(cx), int(y1 + head_r)), head_r, (120, 160, 200), -1)  # head
+    cv2.circle(img, (int(cx), int(y1 + head_r)), head_r, skin, -1)  # head
     cv2.rectangle(img, (int(x1), int(y1 + 2 * head_r)), (int(x2), int(y1 + h * 0.55)), shirt, -1)
     cv2.rectangle(img, (int(x1 + 1), int(y1 + h * 0.55)), (int(x2 - 1), int(y1 + h * 0.72)), shorts, -1)
     leg_w = max(1, int((x2 - x1) * 0.3))
-    cv2.rectangle(img, (int(x1 + 1), int(y1 + h * 0.72)), (int(x1 + 1 + leg_w), int(y2)), (40, 40, 40), -1)
-    cv2.rectangle(img, (int(x2 - 1 - leg_w), int(y1 + h * 0.72)), (int(x2 - 1), int(y2)), (40, 40, 40), -1)
+    cv2.rectangle(img, (int(x1 + 1), int(y1 + h * 0.72)), (int(x1 + 1 + leg_w), int(y2)), legs, -1)
+    cv2.rectangle(img, (int(x2 - 1 - leg_w), int(y1 + h * 0.72)), (int(x2 - 1), int(y2)), legs, -1)
+
+
+def _visible_shares(boxes: dict, shape: tuple[int, int]) -> dict[int, float]:
+    """Share of each player's body that no nearer player covers (painted far to near, as the
+    frame is): each player's body is drawn with its id, alone and over the others."""
+    labels = np.zeros((*shape, 3), np.uint8)  # 0: no one, k: the k-th player painted
+    alone: dict[int, int] = {}
+    order = sorted(boxes, key=lambda k: boxes[k][3])
+    for label, pid in enumerate(order, start=1):
+        x1, y1, x2, y2 = boxes[pid]
+        body = np.zeros((int(y2 - y1) + 4, int(x2 - x1) + 4, 3), np.uint8)
+        _draw_player(body, (x1 - int(x1) + 1, y1 - int(y1) + 1, x2 - int(x1) + 1, y2 - int(y1) + 1), "white")
+        alone[pid] = int(body.any(axis=2).sum())
+        _draw_player(labels, boxes[pid], "white", colour=(label, label, label))
+    counts = np.bincount(labels[..., 0].ravel(), minlength=len(order) + 1)
+    return {pid: float(counts[label]) / max(1, alone[pid]) for label, pid in enumerate(order, start=1)}
 
 
 def _crowd(width: int, height: int, cell: int, seed: int) -> np.ndarray:
@@ -271,6 +292,7 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
     kits = {p.player_id: p.kit for p in spec.players}
     cut_backgrounds: dict[str, np.ndarray] = {}
     truth: list[dict[int, tuple[float, float, float, float]]] = []
+    shares: list[dict[int, float]] = []
     with H264Writer(path, spec.fps, spec.width, spec.height, crf=18) as writer:
         for f in range(n_frames):
             canvas = world.copy()
@@ -307,7 +329,12 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
                     visible[pid] = (max(0.0, x1), max(0.0, y1), min(float(spec.width), x2),
                                     min(float(spec.height), y2))
             truth.append(visible)
-    return Scene(path=path, spec=spec, truth=truth)
+            if visible:
+                unhidden = _visible_shares(boxes, canvas.shape[:2])
+                shares.append({pid: unhidden[pid] for pid in visible})
+            else:
+                shares.append({})
+    return Scene(path=path, spec=spec, truth=truth, visible_share=shares)
 
 
 PRESETS = ("easy", "crossing", "match", "broadcast", "green_kit", "broadcast_cuts")

@@ -226,3 +226,15 @@ def test_a_line_along_the_frame_edge_is_stripped_from_the_players_on_it():
     pieces = PitchDetector._strip_lines(blob, 0, 300, 45.0)
     boxes = sorted((x, y, b.shape) for b, x, y in pieces)
     assert boxes == [(100, 302, (48, 20)), (300, 305, (45, 18))]  # the line under their feet stays
+
+
+def test_generated_truth_says_how_much_of_each_player_is_in_sight(tmp_path):
+    """The accuracy benchmark's recall65 rests on this: a player alone is wholly in sight, one
+    straight behind a nearer player of its size only by what shows above it."""
+    h = 40.0
+    players = [PlayerSpec(1, "red", (200, 230), (0, 0), h), PlayerSpec(2, "red", (200, 210), (0, 0), h),
+               PlayerSpec(3, "blue", (450, 250), (0, 0), h)]
+    scene = render_scene(SceneSpec(width=640, height=360, seconds=0.08, players=players), tmp_path / "s.mp4")
+    shares = scene.visible_share[0]
+    assert shares[1] == pytest.approx(1.0) and shares[3] == pytest.approx(1.0)
+    assert 0.3 < shares[2] < 0.7  # its upper half, 20 of 40 px, shows above the one in front
