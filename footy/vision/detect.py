@@ -399,16 +399,25 @@ class PitchDetector:
             diagonal = self._split_diagonal(blob, x0, y0, frame_h, expected)
             if diagonal:
                 return diagonal
-        if h > 1.5 * expected:
+        hang_top = True
+        if h > 1.3 * expected:
             widths = blob.sum(axis=1).astype(np.float64)
             lo, hi = int(max(1, h - 1.25 * expected)), int(min(h - 1, h - 0.75 * expected))
             if hi > lo:
                 cut = lo + int(np.argmin(widths[lo:hi]))
-                pieces = [(blob[:cut], y0), (blob[cut:], y0 + cut)]
+                if h > 1.5 * expected:
+                    pieces = [(blob[:cut], y0), (blob[cut:], y0 + cut)]
+                elif not _head_on_top(blob, expected) and widths[cut] <= 0.5 * np.median(widths[widths > 0]):
+                    # less tall, it is two players only when its top is no head (the shorts and
+                    # legs of a player whose shirt is the colour of the grass, standing on the
+                    # head of the one in front) with a waist at the cut: a tall player has neither.
+                    # That top piece is all there is of its player: nothing to hang
+                    pieces = [(blob[:cut], y0), (blob[cut:], y0 + cut)]
+                    hang_top = False
         out = []
         for k, (piece, py) in enumerate(pieces):
             parts = self._split_piece(piece, x0, py, frame_h)
-            if k == 0 and len(pieces) == 2:
+            if k == 0 and len(pieces) == 2 and hang_top:
                 # the player behind: its feet are hidden by the one in front, so its box hangs
                 # from its head as tall as a player standing there, not cut at the row
                 parts = [self._hang(part, frame_h, y0 + h) for part in parts]
@@ -440,7 +449,10 @@ class PitchDetector:
         piece, px = piece[:, cols[0]:cols[-1] + 1], x0 + cols[0]
         ph, pw = piece.shape
         piece_expected = float(self.sizes.expected((py + ph) / frame_h)) * frame_h
-        one_width = self.sizes.aspect * max(ph, 0.8 * piece_expected)
+        # a player's width where the piece stands: a short piece (legs and shorts under a shirt
+        # the colour of the grass) is as wide as the whole player it belongs to
+        short = ph < 0.7 * piece_expected
+        one_width = self.sizes.aspect * (piece_expected if short else max(ph, 0.8 * piece_expected))
         if pw <= 1.25 * one_width:
             return [_part(piece, px, py)]
         heads = self._split_at_heads(piece, px, py, piece_expected, one_width)

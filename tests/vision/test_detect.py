@@ -228,6 +228,26 @@ def test_a_line_along_the_frame_edge_is_stripped_from_the_players_on_it():
     assert boxes == [(100, 302, (48, 20)), (300, 305, (45, 18))]  # the line under their feet stays
 
 
+def sized_detector(height_px: float, frame_h: int = 360) -> PitchDetector:
+    """A detector whose size model says a player is ``height_px`` tall anywhere, 0.42 as wide."""
+    det = PitchDetector()
+    ys = np.linspace(0.3, 0.95, 20)
+    for _ in range(2):
+        det.sizes.update(ys, np.full(20, height_px / frame_h), np.full(20, 0.42 * height_px / frame_h))
+    assert det.sizes.ready
+    return det
+
+
+def test_legs_and_shorts_under_a_grass_coloured_shirt_are_one_player():
+    """A short piece as wide as a player (its shirt the colour of the grass) is not cut in two
+    at the gap between its legs: a short piece is judged against a whole player's width."""
+    piece = np.zeros((18, 18), bool)
+    piece[:7] = True                          # shorts
+    piece[7:, :6] = piece[7:, 12:] = True     # legs
+    parts = sized_detector(40.0)._split_piece(piece, 200, 300, 360)
+    assert [p[:4] for p in parts] == [(200, 300, 218, 318)]
+
+
 def test_generated_truth_says_how_much_of_each_player_is_in_sight(tmp_path):
     """The accuracy benchmark's recall65 rests on this: a player alone is wholly in sight, one
     straight behind a nearer player of its size only by what shows above it."""
@@ -238,3 +258,20 @@ def test_generated_truth_says_how_much_of_each_player_is_in_sight(tmp_path):
     shares = scene.visible_share[0]
     assert shares[1] == pytest.approx(1.0) and shares[3] == pytest.approx(1.0)
     assert 0.3 < shares[2] < 0.7  # its upper half, 20 of 40 px, shows above the one in front
+
+
+def test_shorts_and_legs_standing_on_a_head_are_cut_from_the_player_below():
+    """A grass-green shirt leaves a player's shorts and legs, which can rest on the head of the
+    player in front: a blob 1.45 players tall with no head on top, narrowest at that head. It is
+    cut there; the upper piece keeps its own height (its feet are in sight, nothing hangs)."""
+    blob = np.zeros((58, 17), bool)
+    blob[0:7, :] = True                          # shorts of the far player
+    blob[7:19, 1:6] = blob[7:19, 11:16] = True   # its legs
+    blob[19:25, 6:12] = True                     # the near player's head
+    blob[25:58, :] = True                        # its shirt, shorts and legs
+    parts = sized_detector(40.0)._split(blob, 100, 200, 360)
+    boxes = sorted(p[:4] for p in parts)
+    assert len(boxes) == 2
+    upper, lower = sorted(boxes, key=lambda b: b[1])
+    assert upper[1] == 200 and upper[3] <= 200 + 25
+    assert iou_matrix([(100, 219, 117, 258)], [lower])[0, 0] >= 0.8
