@@ -292,3 +292,39 @@ def test_a_track_born_on_the_frame_the_target_was_last_seen_can_be_adopted():
     # the second box's track is the target's own: adopted once 3 frames old (frame 11)
     reported, truth = reported_after_a_double_detection()
     assert all(iou(r, t) >= 0.5 for r, t in zip(reported[11:], truth[11:]))
+
+
+def run_crossing(settings: FollowerSettings | None = None):
+    """The target runs right and turns to run down at frame 9; a team-mate walking left crosses
+    behind it, hidden while they overlap, so the team-mate's track coasts over the target's
+    detection. The detector sees the target's kit a little off the clicked one (distance 0.32),
+    as it always does. Returns (reported boxes, the target's true boxes)."""
+    seen = np.zeros(72, np.float32)
+    seen[5], seen[6] = 0.8, 0.2
+    seen = np.concatenate([seen, seen])
+    follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
+    follower.others.update({}, box(360, 296)[None], [0], 0, 1)  # the team-mate, known from the start
+    x, feet = 300.0, 300.0
+    reported, truth = [], []
+    for i in range(1, 26):
+        if i < 9:
+            x += 4
+        else:
+            feet += 3
+        t = box(x, feet)
+        mate_x = 360 - 4 * i
+        players = [(t, seen)]
+        if abs(x - mate_x) >= W:
+            players.append((box(mate_x, 296), BLUE))
+        reported.append(follower.step(obs(i, players), np.eye(2, 3)).xyxy)
+        truth.append(t)
+    return reported, truth
+
+
+def test_the_kit_distance_its_own_detections_always_show_does_not_hand_them_to_a_crossing_teammate():
+    # the team-mate's track, costed by position alone, would take the turning target's detection
+    # (frames 10-24 lost) were the target's usual kit distance counted against it in full
+    reported, truth = run_crossing()
+    assert all(iou(r, t) >= 0.5 for r, t in zip(reported, truth))
+    reported, truth = run_crossing(FollowerSettings(kit_noise=0.0))
+    assert not all(iou(r, t) >= 0.5 for r, t in zip(reported, truth))
