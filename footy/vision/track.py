@@ -797,7 +797,14 @@ class TargetFollower:
                 self.missed += 1
             if self.missed > self._frames(self.s.max_coast_sec):
                 self.lost_at = self.step_count  # lost from here (a newcomer is born after this)
-            return self._point(obs, inside, 0.5)
+            shown = inside.copy()
+            if own_choice and _own_shape(det[2] - det[0], det[3] - det[1], self.size):
+                # a detection of one player's shape, the one the target fits best: the player
+                # fills it head to feet, so the box shown takes its height where the prediction
+                # drifted up or down. The prediction goes on as it was (the detection may still be
+                # the other player's), and a blob of two keeps it (the target may be either part)
+                shown[[1, 3]] += max(0.0, det[1] - shown[1]) - max(0.0, shown[3] - det[3])
+            return self._point(obs, shown, 0.5)
         self.occluded = 0
         self.missed += 1
         self.box = predicted

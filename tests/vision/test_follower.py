@@ -328,3 +328,27 @@ def test_the_kit_distance_its_own_detections_always_show_does_not_hand_them_to_a
     assert all(iou(r, t) >= 0.5 for r, t in zip(reported, truth))
     reported, truth = run_crossing(FollowerSettings(kit_noise=0.0))
     assert not all(iou(r, t) >= 0.5 for r, t in zip(reported, truth))
+
+
+def reported_rising_inside_a_shared_detection(settings: FollowerSettings | None = None):
+    """The target stands still with a player of the other team overlapping it from the side (its
+    detection is shared with that player's prediction, so it is never trusted and the target
+    follows its own prediction inside it); from frame 10 it runs up the pitch, 4 px a frame, the
+    other player stays. Returns (reported boxes, true boxes) of frames 10-18."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
+    other = (box(314, 300), RED)
+    reported, truth = [], []
+    for i in range(1, 19):
+        t = box(300, 300 - 4 * max(0, i - 9))
+        p = follower.step(obs(i, [other, (t, BLUE)]), np.eye(2, 3))
+        if i >= 10:
+            reported.append(p.xyxy)
+            truth.append(t)
+    return reported, truth
+
+
+def test_inside_a_detection_of_its_own_shape_the_box_is_that_detections_height():
+    # the prediction stays where the target stood; the box shown sits in the detection it is in,
+    # head to feet, as the player fills one of its own shape
+    reported, truth = reported_rising_inside_a_shared_detection()
+    assert all(r is not None and iou(r, t) >= 0.9 for r, t in zip(reported, truth))
