@@ -395,7 +395,8 @@ class PitchDetector:
         # then a smaller excess height is enough, the width says it is two) or straight behind
         # with a head on top (not the shorts of a kit the colour of the grass)
         wide = w > 1.3 * self.sizes.aspect * expected
-        if h > 1.15 * expected and wide or h > 1.3 * expected and _head_on_top(blob, expected):
+        headed = h > 1.3 * expected and _head_on_top(blob, expected)
+        if h > 1.15 * expected and wide or headed:
             diagonal = self._split_diagonal(blob, x0, y0, frame_h, expected)
             if diagonal:
                 return diagonal
@@ -407,7 +408,7 @@ class PitchDetector:
                 cut = lo + int(np.argmin(widths[lo:hi]))
                 if h > 1.5 * expected:
                     pieces = [(blob[:cut], y0), (blob[cut:], y0 + cut)]
-                elif not _head_on_top(blob, expected) and widths[cut] <= 0.5 * np.median(widths[widths > 0]):
+                elif not headed and widths[cut] <= 0.5 * np.median(widths[widths > 0]):
                     # less tall, it is two players only when its top is no head (the shorts and
                     # legs of a player whose shirt is the colour of the grass, standing on the
                     # head of the one in front) with a waist at the cut: a tall player has neither.

@@ -92,7 +92,7 @@ class Scene:
     # ground truth: frame index -> {player_id: (x1, y1, x2, y2)} for players inside the frame
     truth: list[dict[int, tuple[float, float, float, float]]]
     # frame index -> {player_id: share of the player's drawn pixels no nearer player covers}
-    visible_share: list[dict[int, float]] = field(default_factory=list)
+    visible_share: list[dict[int, float]]
 
     def kit_of(self, player_id: int) -> str:
         return next(p.kit for p in self.spec.players if p.player_id == player_id)

@@ -411,8 +411,8 @@ class FollowerSettings:
     gate_growth_sec: float = 1.0  # extra radius per second without a match
     kit_gate: float = 0.62  # max kit distance to accept a match while tracking
     # kit distance the player's own detections show anyway (pose, blur, a neighbour's edge: 0.2-0.45)
-    # and that does not count against a detection in the target's cost, while the target is seen
-    # or missed at most kit_noise_sec
+    # and that does not count against a detection in the target's cost, while the target is seen,
+    # followed inside a crowd's blob (not counted as missed there), or missed at most kit_noise_sec
     kit_noise: float = 0.2
     kit_noise_sec: float = 0.2
     reacquire_kit: float = 0.5  # max kit distance for a lost player to be re-acquired
@@ -424,7 +424,7 @@ class FollowerSettings:
     tentative_sec: float = 0.4
     tentative_overlap: float = 0.3  # IoU of the coasting box with such a detection
     velocity_smoothing: float = 0.7
-    # missed, the target adopts a track born since it was last seen, where it could have run to
+    # missed, the target adopts a track born on or since the frame it was last seen, where it could have run to
     adopt_speed: float = 2.5  # body heights/s (~4.5 m/s) on top of ``gate``
     adopt_hits: int = 3  # frames the track must have lived
     adopt_clear: float = 1.0  # body heights further from the sighting than the newcomer: no rival
@@ -798,11 +798,12 @@ class TargetFollower:
             if self.missed > self._frames(self.s.max_coast_sec):
                 self.lost_at = self.step_count  # lost from here (a newcomer is born after this)
             shown = inside.copy()
-            if own_choice and _own_shape(det[2] - det[0], det[3] - det[1], self.size):
-                # a detection of one player's shape, the one the target fits best: the player
-                # fills it head to feet, so the box shown takes its height where the prediction
-                # drifted up or down. The prediction goes on as it was (the detection may still be
-                # the other player's), and a blob of two keeps it (the target may be either part)
+            if own_choice and consistent:
+                # a detection of one player's shape, not one the target got because a neighbour
+                # took the better one: the player fills it head to feet, so the box shown moves up
+                # or down into it where the prediction drifted (its height kept). The prediction
+                # goes on as it was (the detection may still be the other player's), and a blob of
+                # two keeps it (the target may be either part)
                 shown[[1, 3]] += max(0.0, det[1] - shown[1]) - max(0.0, shown[3] - det[3])
             return self._point(obs, shown, 0.5)
         self.occluded = 0
@@ -822,12 +823,11 @@ class TargetFollower:
         return self._point(obs, None, 0.0)
 
     def _inside_blob(self, predicted: np.ndarray, det: np.ndarray) -> np.ndarray:
-        """The part of a merged blob the target is in: the predicted box moved the least to lie
-        inside the blob's box, its feet on the blob's bottom edge when they are near it (the
-        front player's feet are the blob's lowest pixels), its head on the top edge likewise."""
+        """The part of a merged blob the target is in: the predicted box moved sideways the least
+        to lie inside the blob's box (when the blob is about as wide as the target or wider); up
+        and down it stays where it was predicted, as the blob may be two players stacked."""
         box = predicted.copy()
-        w, h = box[2] - box[0], box[3] - box[1]
-        if det[2] - det[0] >= 0.9 * w:
+        if det[2] - det[0] >= 0.9 * (box[2] - box[0]):
             shift = max(0.0, det[0] - box[0]) - max(0.0, box[2] - det[2])
             box[[0, 2]] += shift
         return box
@@ -872,7 +872,7 @@ class TargetFollower:
 
     def _adopt(self, boxes: np.ndarray, gate_kits: np.ndarray, on_probation: bool = False) -> int | None:
         """While the target is missed (its prediction went on straight, it turned): a track born
-        since it was last seen, near where it was then, on a detection of the target's shape and
+        on or since the frame it was last seen, near where it was then, on a detection of the target's shape and
         kit that nobody else is on, within running reach of where it was last seen and the only
         such detection around, is the target itself (the index in ``others``, or None). Unless on
         probation, a detection held by a track older than the last sighting does not count as such
@@ -906,12 +906,11 @@ class TargetFollower:
         for t in range(len(others.boxes)):
             # born since the last sighting, or on that very frame: a second box the detector gave
             # on the target there starts a track that may take over its path the next frame
-            if others.missed[t] or others.born[t] < self.step_count - self.anchor_age or \
-                    others.hits[t] < self.s.adopt_hits:
+            if others.missed[t] or others.born[t] < sighted or others.hits[t] < self.s.adopt_hits:
                 continue
             b = others.boxes[t]
             # born where the target could have been by then
-            age_at_birth = others.born[t] - (self.step_count - self.anchor_age)
+            age_at_birth = others.born[t] - sighted
             if self._from_anchor(others.origin[t]) > self.s.gate + self.s.adopt_speed * max(1, age_at_birth) / self.fps:
                 continue
             j = _detection_of(b, boxes)

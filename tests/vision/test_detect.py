@@ -275,3 +275,14 @@ def test_shorts_and_legs_standing_on_a_head_are_cut_from_the_player_below():
     upper, lower = sorted(boxes, key=lambda b: b[1])
     assert upper[1] == 200 and upper[3] <= 200 + 25
     assert iou_matrix([(100, 219, 117, 258)], [lower])[0, 0] >= 0.8
+
+
+def test_a_blob_a_little_taller_than_a_player_without_a_waist_is_one():
+    """A 1.45-player blob with no head on top is cut only at a waist (where shorts and legs
+    would stand on a head): without one it is a tall player."""
+    blob = np.zeros((58, 17), bool)
+    blob[0:7, :] = True
+    blob[7:25, 3:14] = True   # no narrower than most rows: no waist
+    blob[25:58, :] = True
+    parts = sized_detector(40.0)._split(blob, 100, 200, 360)
+    assert [tuple(int(round(v)) for v in p[:4]) for p in parts] == [(100, 200, 117, 258)]

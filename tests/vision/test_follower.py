@@ -88,7 +88,7 @@ def test_a_teammate_nearby_makes_it_ambiguous_and_nothing_is_adopted_early():
 
 
 def test_once_its_coast_is_no_longer_shown_a_teammate_of_an_older_track_is_no_rival():
-    # from frame 21 the follower shows nothing (missed > report_coast_sec) and, lost 0.4 s later,
+    # from frame 20 the follower shows nothing (missed > report_coast_sec) and, lost 0.4 s later,
     # _reacquire would take the best newcomer whoever stands near: the newcomer is taken now
     _, reported, truth = run(teammate=True)
     mate = box(320, 390)
@@ -289,7 +289,7 @@ def reported_after_a_double_detection(settings: FollowerSettings | None = None):
 
 
 def test_a_track_born_on_the_frame_the_target_was_last_seen_can_be_adopted():
-    # the second box's track is the target's own: adopted once 3 frames old (frame 11)
+    # the second box's track is the target's own: adopted once 3 frames old (frame 12)
     reported, truth = reported_after_a_double_detection()
     assert all(iou(r, t) >= 0.5 for r, t in zip(reported[11:], truth[11:]))
 
@@ -347,7 +347,7 @@ def reported_rising_inside_a_shared_detection(settings: FollowerSettings | None 
     return reported, truth
 
 
-def test_inside_a_detection_of_its_own_shape_the_box_is_that_detections_height():
+def test_inside_a_detection_of_its_own_shape_the_box_shown_moves_up_or_down_into_it():
     # the prediction stays where the target stood; the box shown sits in the detection it is in,
     # head to feet, as the player fills one of its own shape
     reported, truth = reported_rising_inside_a_shared_detection()
