@@ -896,8 +896,9 @@ class TargetFollower:
             j = _detection_of(others.boxes[t], boxes)
             if j is not None:
                 old_held[j] = True
-        if self.missed > self._frames(self.s.report_coast_sec) and not on_probation:
-            # its coasting box is no longer shown, and once lost it is re-acquired from the
+        if self.missed >= self._frames(self.s.report_coast_sec) and not on_probation:
+            # its coasting box is no longer shown (from this frame: ``missed`` does not count it
+            # yet, step does when it hides the box), and once lost it is re-acquired from the
             # best newcomer whoever else is near (_reacquire): a team-mate whose track is older
             # than the last sighting no longer makes the newcomer ambiguous, only another newcomer.
             # Not on probation: then the last sighting itself may have been that team-mate

@@ -88,12 +88,13 @@ def test_a_teammate_nearby_makes_it_ambiguous_and_nothing_is_adopted_early():
 
 
 def test_once_its_coast_is_no_longer_shown_a_teammate_of_an_older_track_is_no_rival():
-    # from frame 20 the follower shows nothing (missed > report_coast_sec) and, lost 0.4 s later,
-    # _reacquire would take the best newcomer whoever stands near: the newcomer is taken now
+    # from frame 20 the follower would show nothing (missed > report_coast_sec) and, lost 0.4 s
+    # later, _reacquire would take the best newcomer whoever stands near: the newcomer is taken
+    # on that frame 20, not a frame later
     _, reported, truth = run(teammate=True)
     mate = box(320, 390)
     assert not any(iou(r, mate) >= 0.5 for r in reported)
-    assert all(iou(reported[i - 1], truth[i - 1]) >= 0.5 for i in range(21, 25))
+    assert all(iou(reported[i - 1], truth[i - 1]) >= 0.5 for i in range(20, 25))
 
 
 def test_on_probation_a_teammate_of_an_older_track_still_makes_it_ambiguous():
