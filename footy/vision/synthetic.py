@@ -227,7 +227,7 @@ def _draw_player(img: np.ndarray, box, kit: str, colour: tuple[int, int, int] | 
 def _visible_shares(boxes: dict, shape: tuple[int, int]) -> dict[int, float]:
     """Share of each player's body that no nearer player covers (painted far to near, as the
     frame is): each player's body is drawn with its id, alone and over the others."""
-    labels = np.zeros((*shape, 3), np.uint8)  # 0: no one, k: the k-th player painted
+    labels = np.zeros(shape, np.uint8)  # 0: no one, k: the k-th player painted
     alone: dict[int, int] = {}
     order = sorted(boxes, key=lambda k: boxes[k][3])
     for label, pid in enumerate(order, start=1):
@@ -236,7 +236,7 @@ def _visible_shares(boxes: dict, shape: tuple[int, int]) -> dict[int, float]:
         _draw_player(body, (x1 - int(x1) + 1, y1 - int(y1) + 1, x2 - int(x1) + 1, y2 - int(y1) + 1), "white")
         alone[pid] = int(body.any(axis=2).sum())
         _draw_player(labels, boxes[pid], "white", colour=(label, label, label))
-    counts = np.bincount(labels[..., 0].ravel(), minlength=len(order) + 1)
+    counts = np.bincount(labels.ravel(), minlength=len(order) + 1)
     return {pid: float(counts[label]) / max(1, alone[pid]) for label, pid in enumerate(order, start=1)}
 
 
@@ -329,11 +329,8 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
                     visible[pid] = (max(0.0, x1), max(0.0, y1), min(float(spec.width), x2),
                                     min(float(spec.height), y2))
             truth.append(visible)
-            if visible:
-                unhidden = _visible_shares(boxes, canvas.shape[:2])
-                shares.append({pid: unhidden[pid] for pid in visible})
-            else:
-                shares.append({})
+            unhidden = _visible_shares(boxes, canvas.shape[:2]) if visible else {}
+            shares.append({pid: unhidden[pid] for pid in visible})
     return Scene(path=path, spec=spec, truth=truth, visible_share=shares)
 
 
