@@ -400,7 +400,6 @@ class PitchDetector:
             diagonal = self._split_diagonal(blob, x0, y0, frame_h, expected)
             if diagonal:
                 return diagonal
-        hang_top = True
         if h > 1.3 * expected:
             widths = blob.sum(axis=1).astype(np.float64)
             lo, hi = int(max(1, h - 1.25 * expected)), int(min(h - 1, h - 0.75 * expected))
@@ -411,16 +410,15 @@ class PitchDetector:
                 elif not headed and widths[cut] <= 0.5 * np.median(widths[widths > 0]):
                     # less tall, it is two players only when its top is no head (the shorts and
                     # legs of a player whose shirt is the colour of the grass, standing on the
-                    # head of the one in front) with a waist at the cut: a tall player has neither.
-                    # That top piece is all there is of its player: nothing to hang
+                    # head of the one in front) with a waist at the cut: a tall player has neither
                     pieces = [(blob[:cut], y0), (blob[cut:], y0 + cut)]
-                    hang_top = False
         out = []
         for k, (piece, py) in enumerate(pieces):
             parts = self._split_piece(piece, x0, py, frame_h)
-            if k == 0 and len(pieces) == 2 and hang_top:
+            if k == 0 and len(pieces) == 2 and h > 1.5 * expected:
                 # the player behind: its feet are hidden by the one in front, so its box hangs
-                # from its head as tall as a player standing there, not cut at the row
+                # from its head as tall as a player standing there, not cut at the row (a less
+                # tall blob's top piece, the shorts and legs above, is all there is of its player)
                 parts = [self._hang(part, frame_h, y0 + h) for part in parts]
             out.extend(parts)
         return out
