@@ -804,7 +804,7 @@ class TargetFollower:
                 # or down into it where the prediction drifted (its height kept). The prediction
                 # goes on as it was (the detection may still be the other player's), and a blob of
                 # two keeps it (the target may be either part)
-                shown[[1, 3]] += max(0.0, det[1] - shown[1]) - max(0.0, shown[3] - det[3])
+                _shift_inside(shown, det, 1, 3)
             return self._point(obs, shown, 0.5)
         self.occluded = 0
         self.missed += 1
@@ -828,8 +828,7 @@ class TargetFollower:
         and down it stays where it was predicted, as the blob may be two players stacked."""
         box = predicted.copy()
         if det[2] - det[0] >= 0.9 * (box[2] - box[0]):
-            shift = max(0.0, det[0] - box[0]) - max(0.0, box[2] - det[2])
-            box[[0, 2]] += shift
+            _shift_inside(box, det, 0, 2)
         return box
 
     def _target_cost(self, predicted: np.ndarray, boxes: np.ndarray, kit_dist: np.ndarray,
@@ -932,9 +931,7 @@ class TargetFollower:
             # a team-mate of an older track clearly further from the last sighting does not count:
             # the newcomer, clearly nearer, is the one the target turned into (not on probation:
             # the last sighting may have been that team-mate)
-            rivals = near.copy()
-            if not on_probation:
-                rivals &= ~(old_held & (from_anchor > da + self.s.adopt_clear))
+            rivals = near if on_probation else near & ~(old_held & (from_anchor > da + self.s.adopt_clear))
             if np.delete(rivals, j).any():
                 continue
             cost = 3 * gate_kits[j] + 0.5 * da
@@ -1151,6 +1148,12 @@ class _Progress:
         if fraction - self._last >= 0.01 or fraction >= 1.0:
             self._last = fraction
             self.callback(fraction)
+
+
+def _shift_inside(box: np.ndarray, det: np.ndarray, lo: int, hi: int) -> None:
+    """Moves ``box`` the least along one axis (its coordinates ``lo`` and ``hi``: 0, 2 across,
+    1, 3 up and down) to lie inside ``det`` there, in place."""
+    box[[lo, hi]] += max(0.0, det[lo] - box[lo]) - max(0.0, box[hi] - det[hi])
 
 
 def _snap(obs: Observation, xyxy: np.ndarray) -> tuple[np.ndarray, float, int | None]:

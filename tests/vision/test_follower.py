@@ -271,12 +271,12 @@ def test_a_box_cut_by_the_frame_border_is_not_taken_for_the_players_shape():
     assert sum(iou(r, t) <= 0.51 for r, t in zip(reported, truth)) >= 15
 
 
-def reported_after_a_double_detection(settings: FollowerSettings | None = None):
+def reported_after_a_double_detection():
     """The target runs right; on the frame it is last seen (9) the detector also gives a second,
     overlapping box on it, where a track starts; from the next frame the target turns back
     down-left, that track holds its one detection and the target's prediction goes on right.
     Returns (reported boxes, true boxes) of frames 1-24."""
-    follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
     rival = (box(900, 500), RED)
     reported, truth = [], []
     for i in range(1, 25):
@@ -331,12 +331,12 @@ def test_the_kit_distance_its_own_detections_always_show_does_not_hand_them_to_a
     assert not all(iou(r, t) >= 0.5 for r, t in zip(reported, truth))
 
 
-def reported_rising_inside_a_shared_detection(settings: FollowerSettings | None = None):
+def reported_rising_inside_a_shared_detection():
     """The target stands still with a player of the other team overlapping it from the side (its
     detection is shared with that player's prediction, so it is never trusted and the target
     follows its own prediction inside it); from frame 10 it runs up the pitch, 4 px a frame, the
     other player stays. Returns (reported boxes, true boxes) of frames 10-18."""
-    follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
     other = (box(314, 300), RED)
     reported, truth = [], []
     for i in range(1, 19):
