@@ -22,9 +22,15 @@ class Detector(Protocol):
     def detect(self, image: np.ndarray) -> sv.Detections: ...
 
 
+# ``Detections.data`` key: True for a box the detector guessed (a player it did not see whole
+# but inferred from what was left of a crowd's blob); such boxes never score over GUESS_CONFIDENCE
+GUESSED = "guessed"
+GUESS_CONFIDENCE = 0.45
+
+
 def _empty() -> sv.Detections:
     return sv.Detections(xyxy=np.empty((0, 4), np.float32), confidence=np.empty(0, np.float32),
-                         class_id=np.empty(0, int))
+                         class_id=np.empty(0, int), data={GUESSED: np.empty(0, bool)})
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,22 +245,22 @@ class PitchDetector:
                                interpolation=cv2.INTER_AREA)
         else:
             small = image
-        boxes, conf = self.detect_small(small)
+        boxes, conf, guessed = self.detect_small(small)
         if len(boxes) == 0:
             return _empty()
         boxes = boxes / scale
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, full_w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, full_h)
         return sv.Detections(xyxy=boxes.astype(np.float32), confidence=conf.astype(np.float32),
-                             class_id=np.zeros(len(boxes), int))
+                             class_id=np.zeros(len(boxes), int), data={GUESSED: guessed})
 
-    def detect_small(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes (xyxy) and confidences at the work scale."""
+    def detect_small(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (xyxy), confidences and whether each is a guess, at the work scale."""
         hgt, wid = small.shape[:2]
         hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
         self._update_grass(hsv)
         if self.grass is None:
-            return np.empty((0, 4)), np.empty(0)
+            return np.empty((0, 4)), np.empty(0), np.empty(0, bool)
         grass = self.grass.mask(hsv)
         if self.last_pitch_mask is None or self.last_pitch_mask.shape != grass.shape or \
                 self._pitch_age >= self.pitch_every:
@@ -280,6 +286,7 @@ class PitchDetector:
         max_h = self.max_height_frac * hgt
         boxes: list[tuple[float, float, float, float]] = []
         confs: list[float] = []
+        guesses: list[bool] = []
         sample_y: list[float] = []
         sample_h: list[float] = []
         sample_w: list[float] = []
@@ -312,7 +319,10 @@ class PitchDetector:
             if w < 3 or w < 0.15 * h:  # a line segment standing up
                 continue
             parts = self._split(blob, x, y, hgt)
-            for bx1, by1, bx2, by2, part_fill in parts:
+            seen = len(parts)
+            if seen >= 2 and self.sizes.ready:
+                parts = parts + self._leftover_players(blob, x, y, hgt, parts)
+            for k, (bx1, by1, bx2, by2, part_fill) in enumerate(parts):
                 bw, bh = bx2 - bx1, by2 - by1
                 if bh < min_h or bw < 2 or part_fill < 0.2:
                     continue
@@ -335,18 +345,21 @@ class PitchDetector:
                 c = 0.3 + 0.5 * shape_score + 0.2 * min(1.0, part_fill / 0.55)
                 if partial:
                     c *= 0.6
+                if k >= seen:
+                    c = min(c, GUESS_CONFIDENCE)
                 if c < self.min_confidence:
                     continue
                 boxes.append((bx1, by1, bx2, by2))
                 confs.append(c)
+                guesses.append(k >= seen)
                 if len(parts) == 1 and not partial and 0.25 <= ratio <= 0.7:
                     sample_y.append(by2 / hgt)
                     sample_h.append(bh / hgt)
                     sample_w.append(bw / hgt)
         self.sizes.update(np.array(sample_y), np.array(sample_h), np.array(sample_w))
         if not boxes:
-            return np.empty((0, 4)), np.empty(0)
-        return np.array(boxes, dtype=np.float64), np.array(confs, dtype=np.float64)
+            return np.empty((0, 4)), np.empty(0), np.empty(0, bool)
+        return np.array(boxes, dtype=np.float64), np.array(confs, dtype=np.float64), np.array(guesses, bool)
 
     @staticmethod
     def _strip_lines(blob: np.ndarray, x0: int, y0: int, expected: float | None = None
@@ -421,6 +434,31 @@ class PitchDetector:
                 # tall blob's top piece, the shorts and legs above, is all there is of its player)
                 parts = [self._hang(part, frame_h, y0 + h) for part in parts]
             out.extend(parts)
+        return out
+
+    def _leftover_players(self, blob: np.ndarray, x0: int, y0: int, frame_h: int, parts: list[tuple]
+                          ) -> list[tuple]:
+        """Players a split into two missed: in a blob of three (one between two others, or one
+        beside a pair) the third is what is left of the blob outside the boxes found. What is
+        left counts when it is between half and 1.3 players tall there and at least half a
+        player wide (not an arm or a shoulder a box left out); it is split like any blob. A blob
+        too big for three players (a close-up's body) has none: its pieces are no players."""
+        h, w = blob.shape
+        tall = float(self.sizes.expected((y0 + h) / frame_h)) * frame_h
+        if h > 3.2 * tall or w > 4 * self.sizes.aspect * tall:
+            return []
+        left = blob.copy()
+        for x1, y1, x2, y2, _ in parts:
+            left[int(max(0, y1 - y0)):int(np.ceil(y2 - y0)), int(max(0, x1 - x0)):int(np.ceil(x2 - x0))] = False
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(left.astype(np.uint8), 8, cv2.CV_32S,
+                                                                            cv2.CCL_GRANA)
+        out = []
+        for i in range(1, n):
+            x, y, pw, ph, area = stats[i]
+            tall = float(self.sizes.expected((y0 + y + ph) / frame_h)) * frame_h
+            if not 0.5 * tall <= ph <= 1.3 * tall or pw < 0.5 * self.sizes.aspect * tall or area < 0.3 * pw * ph:
+                continue
+            out.extend(self._split(labels[y:y + ph, x:x + pw] == i, x0 + x, y0 + y, frame_h))
         return out
 
     def _hang(self, part: tuple, frame_h: int, limit: float) -> tuple:

@@ -27,7 +27,7 @@ import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
 
-from .detect import Detector
+from .detect import GUESSED, Detector
 from .types import CandidateTrack, TargetTrack, TrackPoint, VideoInfo, VisionError
 from .video import DecodedFrame, iter_decoded, iter_frames, keyframe_before, probe, to_bgr, to_i420
 
@@ -277,6 +277,11 @@ class Observation:
     hist: np.ndarray | None = None  # coarse HSV histogram of the whole frame (shot-change cue)
     grey: np.ndarray | None = None  # the small grey frame of the camera motion (re-registering after a cut)
     grey_scale: float = 1.0  # its size / the analysis size
+    # boxes the detector guessed (a player inferred from what was left of a crowd's blob): kept
+    # apart from ``boxes``, the target steps onto one only where nothing else is left for it
+    guesses: np.ndarray = field(default_factory=lambda: np.empty((0, 4)))
+    guess_kits: list = field(default_factory=list)
+    guess_confidences: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,12 +349,15 @@ def _observe(image: np.ndarray, frame_index: int, time_sec: float, detector: Det
     boxes = np.asarray(detections.xyxy, dtype=np.float64).reshape(-1, 4)
     conf = (np.asarray(detections.confidence, dtype=np.float64) if detections.confidence is not None
             else np.ones(len(boxes)))
+    guessed = np.asarray(detections.data.get(GUESSED, np.zeros(len(boxes), bool)), bool)
     kits = [kit_descriptor(image, b) for b in boxes]
     motion = camera.update(image)
     grass, hist = shot_signature(image)
     grey, grey_scale = camera.last_grey
-    return Observation(frame_index, time_sec, boxes, conf, kits, motion, image.shape[1], image.shape[0],
-                       grass, hist, grey, grey_scale)
+    seen = ~guessed
+    return Observation(frame_index, time_sec, boxes[seen], conf[seen], [k for k, g in zip(kits, guessed) if not g],
+                       motion, image.shape[1], image.shape[0], grass, hist, grey, grey_scale,
+                       boxes[guessed], [k for k, g in zip(kits, guessed) if g], conf[guessed])
 
 
 def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -424,6 +432,9 @@ class FollowerSettings:
     tentative_sec: float = 0.4
     tentative_overlap: float = 0.3  # IoU of the coasting box with such a detection
     velocity_smoothing: float = 0.7
+    # missed (no detection of its own), the target is shown on a box the detector only guessed
+    # (``detect.GUESSED``) that overlaps its prediction this much; still counted as missed
+    guess_iou: float = 0.5
     # missed, the target adopts a track born on or since the frame it was last seen, where it could have run to
     adopt_speed: float = 2.5  # body heights/s (~4.5 m/s) on top of ``gate``
     adopt_hits: int = 3  # frames the track must have lived
@@ -806,6 +817,18 @@ class TargetFollower:
                 # two keeps it (the target may be either part)
                 _shift_inside(shown, det, 1, 3)
             return self._point(obs, shown, 0.5)
+        guess = self._guess(predicted, obs, others_pred) if self.trusted_count else None
+        if guess is not None:
+            # a player the detector could only guess at, where the target was predicted and no
+            # one else is: shown there, less sure, and followed from there; but not seen (it is
+            # still missed, and no sighting to re-acquire it from), so guesses bridge a gap only
+            det = obs.guesses[guess]
+            self.box = det.copy()
+            self.missed += 1
+            self.occluded = 0
+            if self.missed > self._frames(self.s.max_coast_sec):
+                self.lost_at = self.step_count
+            return self._point(obs, det, 0.3 + 0.5 * float(obs.guess_confidences[guess]))
         self.occluded = 0
         self.missed += 1
         self.box = predicted
@@ -821,6 +844,22 @@ class TargetFollower:
         if self.missed <= self._frames(self.s.report_coast_sec) and self._inside(predicted, obs):
             return self._point(obs, predicted, 0.45 * (1 - self.missed / (self._frames(self.s.report_coast_sec) + 1)))
         return self._point(obs, None, 0.0)
+
+    def _guess(self, predicted: np.ndarray, obs: Observation, others_pred: np.ndarray) -> int | None:
+        """The guessed box the target stands in, if any: ``guess_iou`` with its prediction, of its
+        kit, and overlapping no one else's prediction more."""
+        if not len(obs.guesses):
+            return None
+        iou = _iou_one(predicted, obs.guesses)
+        j = int(np.argmax(iou))
+        if iou[j] < self.s.guess_iou:
+            return None
+        kits = [kit_distance(self.kit, obs.guess_kits[j]), kit_distance(self.seen_kit, obs.guess_kits[j])]
+        if min(kits) > self.s.kit_gate:
+            return None
+        if len(others_pred) and float(_iou_one(obs.guesses[j], others_pred).max()) > iou[j]:
+            return None
+        return j
 
     def _inside_blob(self, predicted: np.ndarray, det: np.ndarray) -> np.ndarray:
         """The part of a merged blob the target is in: the predicted box moved sideways the least

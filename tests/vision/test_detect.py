@@ -6,7 +6,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from footy.vision.detect import OnnxDetector, PitchDetector, make_detector
+from footy.vision.detect import GUESS_CONFIDENCE, GUESSED, OnnxDetector, PitchDetector, make_detector
 from footy.vision.synthetic import PlayerSpec, SceneSpec, render_scene, scene_preset
 from footy.vision.video import iter_frames
 
@@ -286,3 +286,40 @@ def test_a_blob_a_little_taller_than_a_player_without_a_waist_is_one():
     blob[25:58, :] = True
     parts = sized_detector(40.0)._split(blob, 100, 200, 360)
     assert [tuple(int(round(v)) for v in p[:4]) for p in parts] == [(100, 200, 117, 258)]
+
+
+def test_the_third_player_of_a_blob_of_three_is_guessed(tmp_path):
+    """Three players in a column up the pitch make one blob (the match scene, seed 0, frame
+    108): the split finds the highest head and the lowest feet, and the player between them is
+    what is left of the blob outside those two boxes. That box is a guess: flagged in
+    ``Detections.data``, never scored over GUESS_CONFIDENCE (ByteTrack's second round only)."""
+    players = [PlayerSpec(i, "blue" if i % 2 else "red", (60 + 70 * i, 120 + 25 * (i % 3)), (0, 0), 40.0)
+               for i in range(1, 8)]  # alone: the detector learns a player's size from them
+    column = {11: (202, 274), 12: (195, 298), 13: (187, 342)}
+    players += [PlayerSpec(k, "white", feet, (0, 0), 40.0) for k, feet in column.items()]
+    scene = render_scene(SceneSpec(width=640, height=360, seconds=0.4, players=players), tmp_path / "s.mp4")
+    detector = PitchDetector()
+    for frame in iter_frames(scene.path):
+        detections = detector.detect(frame.image)
+    truth = scene.truth[frame.index]
+    guessed = detections.data[GUESSED]
+    for pid in column:
+        overlap = iou_matrix([truth[pid]], detections.xyxy)[0]
+        j = int(overlap.argmax())
+        assert overlap[j] >= 0.5
+        assert bool(guessed[j]) == (pid == 12)
+    assert guessed.sum() == 1 and detections.confidence[guessed].max() <= GUESS_CONFIDENCE
+    assert (detections.confidence[~guessed] > GUESS_CONFIDENCE).all()
+
+
+def test_what_is_left_of_a_blob_must_be_player_sized_to_be_a_guess():
+    """An arm or a shoulder a box left out is no player: under half a player's height or width."""
+    detector = sized_detector(40.0)
+    blob = np.zeros((80, 30), bool)
+    blob[0:40, 0:17] = True     # the far player
+    blob[40:80, 10:27] = True   # the near one
+    blob[30:42, 20:30] = True   # an arm reaching out between them
+    parts = [(100, 200, 117, 240, 1.0), (110, 240, 127, 280, 1.0)]
+    assert detector._leftover_players(blob, 100, 200, 360, parts) == []
+    blob[20:40, 17:30] = True   # a whole player's upper body there instead
+    assert len(detector._leftover_players(blob, 100, 200, 360, parts)) == 1

@@ -353,3 +353,52 @@ def test_inside_a_detection_of_its_own_shape_the_box_shown_moves_up_or_down_into
     # head to feet, as the player fills one of its own shape
     reported, truth = reported_rising_inside_a_shared_detection()
     assert all(r is not None and iou(r, t) >= 0.9 for r, t in zip(reported, truth))
+
+
+def followed_over_guesses(guess_kit: np.ndarray = BLUE, settings: FollowerSettings | None = None,
+                          hidden: int = 8):
+    """The target runs right for 10 frames, then turns down, now only guessed at by the detector
+    (the player between two others of a crowd's blob) for ``hidden`` frames, then seen again.
+    Returns (reported points, true boxes) from frame 10 on."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
+    rival = (box(900, 500), RED)
+    points, truth = [], []
+    for i in range(1, 10 + hidden + 4):
+        if i < 10:
+            t = box(300 + 4 * i, 300)
+            seen, guessed = [(t, BLUE)], []
+        else:
+            t = box(336, 300 + 5 * (i - 9))
+            seen, guessed = ([], [(t, guess_kit)]) if i < 10 + hidden else ([(t, BLUE)], [])
+        o = obs(i, [rival] + seen)
+        o.guesses = np.array([b for b, _ in guessed], float).reshape(-1, 4)
+        o.guess_kits = [k for _, k in guessed]
+        o.guess_confidences = np.full(len(guessed), 0.4)
+        p = follower.step(o, np.eye(2, 3))
+        if i >= 10:
+            points.append(p)
+            truth.append(t)
+    return points, truth
+
+
+def test_a_target_only_guessed_at_is_shown_on_the_guess_less_sure():
+    points, truth = followed_over_guesses()
+    assert all(iou(p.xyxy, t) >= 0.5 for p, t in zip(points, truth))
+    assert all(p.confidence <= 0.5 for p in points[:8])  # 0.3 + 0.5 x the guess's 0.4
+
+
+def test_without_guesses_the_turning_target_coasts_off_it():
+    points, truth = followed_over_guesses(settings=FollowerSettings(guess_iou=2.0))
+    assert not all(iou(p.xyxy, t) >= 0.5 for p, t in zip(points[:8], truth[:8]))
+
+
+def test_a_guess_of_another_kit_is_not_the_target():
+    points, truth = followed_over_guesses(guess_kit=RED)
+    assert not any(iou(p.xyxy, t) >= 0.5 for p, t in zip(points[3:8], truth[3:8]))
+
+
+def test_guesses_only_bridge_a_gap_the_target_is_still_missed_on_them():
+    """On guesses alone for longer than ``max_coast_sec`` (15 analysed frames) it is lost."""
+    points, truth = followed_over_guesses(hidden=20)
+    assert all(iou(p.xyxy, t) >= 0.5 for p, t in zip(points[:15], truth[:15]))
+    assert all(p.xyxy is None for p in points[16:20])
