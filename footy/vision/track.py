@@ -89,6 +89,11 @@ def candidate_tracks(path, time_sec: float, detector: Detector, first_track_id: 
         last = tracker.update(detect_scaled(detector, frame.image, sx, sy))
     if last is None or len(last) == 0:
         return []
+    # the coach picks among the players the detector saw: a guess (a player inferred from a
+    # crowd's blob) helps the tracker through the crowd, but is no box to start a follow from
+    last = last[~np.asarray(last.data.get(GUESSED, np.zeros(len(last), bool)), bool)]
+    if len(last) == 0:
+        return []
     confidences = last.confidence if last.confidence is not None else np.ones(len(last))
     tracker_ids = np.asarray(last.tracker_id, dtype=int)
     tracked = tracker_ids >= 1

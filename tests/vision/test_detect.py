@@ -323,3 +323,20 @@ def test_what_is_left_of_a_blob_must_be_player_sized_to_be_a_guess():
     assert detector._leftover_players(blob, 100, 200, 360, parts) == []
     blob[20:40, 17:30] = True   # a whole player's upper body there instead
     assert len(detector._leftover_players(blob, 100, 200, 360, parts)) == 1
+
+
+def test_a_guessed_player_is_no_candidate_for_the_coach(tmp_path):
+    """Candidate tracks are the players the detector saw: the guess of the player between two
+    others (see above) keeps no box of its own on the preview frame."""
+    from footy.vision.track import candidate_tracks
+
+    players = [PlayerSpec(i, "blue" if i % 2 else "red", (60 + 70 * i, 120 + 25 * (i % 3)), (0, 0), 40.0)
+               for i in range(1, 8)]
+    column = {11: (202, 274), 12: (195, 298), 13: (187, 342)}
+    players += [PlayerSpec(k, "white", feet, (0, 0), 40.0) for k, feet in column.items()]
+    scene = render_scene(SceneSpec(width=640, height=360, seconds=1.2, players=players), tmp_path / "s.mp4")
+    candidates = candidate_tracks(scene.path, 1.0, PitchDetector(), window_sec=1.0)
+    boxes = np.array([c.xyxy for c in candidates])
+    truth = scene.truth[25]
+    assert iou_matrix([truth[11]], boxes).max() >= 0.5 and iou_matrix([truth[13]], boxes).max() >= 0.5
+    assert iou_matrix([truth[12]], boxes).max() < 0.5
