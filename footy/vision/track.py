@@ -438,7 +438,8 @@ class FollowerSettings:
     tentative_overlap: float = 0.3  # IoU of the coasting box with such a detection
     velocity_smoothing: float = 0.7
     # missed (no detection of its own), the target is shown on a box the detector only guessed
-    # (``detect.GUESSED``) that overlaps its prediction this much; still counted as missed
+    # (``detect.GUESSED``) that overlaps its prediction this much, still counted as missed; the
+    # others' tracks left without a detection take such a guess as theirs
     guess_iou: float = 0.5
     # missed, the target adopts a track born on or since the frame it was last seen, where it could have run to
     adopt_speed: float = 2.5  # body heights/s (~4.5 m/s) on top of ``gate``
@@ -766,8 +767,16 @@ class TargetFollower:
             overlaps[1 + t] = 0.0
             if overlaps.max() >= 0.15:
                 crowded.add(t)
+        if n_oth and len(obs.guesses):
+            # the others' second round (ByteTrack's, with its low-score boxes): one left without a
+            # detection takes a guess on its prediction, so a team-mate hidden in a crowd keeps
+            # its track and claims its detection when it comes out (not taken for a newcomer)
+            for t, g in _claim_guesses(others_pred, obs.guesses, set(other_matches), self.s.guess_iou).items():
+                other_matches[t] = n_det + g
+            boxes = np.vstack([boxes, obs.guesses])
         self.others.update(other_matches, boxes, new_tracks, self.step_count,
                            self._frames(self.s.others_max_missed_sec), coast=crowded)
+        boxes = obs.boxes
         if trusted:
             det = boxes[target_det]
             measured = _centre(det) - _centre(moved)
@@ -1198,6 +1207,18 @@ def _shift_inside(box: np.ndarray, det: np.ndarray, lo: int, hi: int) -> None:
     """Moves ``box`` the least along one axis (its coordinates ``lo`` and ``hi``: 0, 2 across,
     1, 3 up and down) to lie inside ``det`` there, in place."""
     box[[lo, hi]] += max(0.0, det[lo] - box[lo]) - max(0.0, box[hi] - det[hi])
+
+
+def _claim_guesses(predicted: np.ndarray, guesses: np.ndarray, matched: set[int], min_iou: float) -> dict[int, int]:
+    """Tracks (rows of ``predicted``) not in ``matched`` paired with the guess overlapping their
+    prediction most, at ``min_iou`` or more; the best-fitting tracks first, one guess each."""
+    iou = sv.box_iou_batch(predicted, guesses)
+    out: dict[int, int] = {}
+    for t in np.argsort(-iou.max(axis=1), kind="stable"):
+        g = int(np.argmax(iou[t]))
+        if int(t) not in matched and iou[t, g] >= min_iou and g not in out.values():
+            out[int(t)] = g
+    return out
 
 
 def _snap(obs: Observation, xyxy: np.ndarray) -> tuple[np.ndarray, float, int | None]:

@@ -402,3 +402,26 @@ def test_guesses_only_bridge_a_gap_the_target_is_still_missed_on_them():
     points, truth = followed_over_guesses(hidden=20)
     assert all(iou(p.xyxy, t) >= 0.5 for p, t in zip(points[:15], truth[:15]))
     assert all(p.xyxy is None for p in points[16:20])
+
+
+def teammate_track_after_guesses(settings: FollowerSettings | None = None):
+    """The target stands seen; a team-mate walks by, seen for 5 frames, then only guessed at
+    for 12 (longer than ``others_max_missed_sec``: 8 analysed frames). Returns the follower's
+    tracks of everyone else and the team-mate's last box."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
+    for i in range(1, 18):
+        mate = box(600 + 3 * i, 400 + 2 * i)
+        o = obs(i, [(box(300, 300), BLUE)] + ([(mate, BLUE)] if i <= 5 else []))
+        if i > 5:
+            o.guesses, o.guess_kits, o.guess_confidences = mate[None], [BLUE], np.array([0.4])
+        follower.step(o, np.eye(2, 3))
+    return follower.others.boxes, mate
+
+
+def test_a_teammate_only_guessed_at_keeps_its_track():
+    """So it claims its detection when it comes out of the crowd, not a newcomer the target
+    could adopt."""
+    tracks, mate = teammate_track_after_guesses()
+    assert len(tracks) == 1 and iou(tracks[0], mate) >= 0.9
+    tracks, _ = teammate_track_after_guesses(FollowerSettings(guess_iou=2.0))
+    assert len(tracks) == 0
