@@ -355,6 +355,35 @@ def test_inside_a_detection_of_its_own_shape_the_box_shown_moves_up_or_down_into
     assert all(r is not None and iou(r, t) >= 0.9 for r, t in zip(reported, truth))
 
 
+
+def test_inside_a_blob_of_two_the_box_shown_stays_where_predicted():
+    """The same, but the detection the target is in is twice a player's height (it and someone
+    behind it, one blob) and ends above where it stands: the target may be either part, so the
+    box shown stays on its prediction rather than jumping up into the blob."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
+    other = (box(314, 300), RED)
+    for i in range(1, 19):
+        blob = box(300, 300) if i < 10 else np.array([288.0, 280 - 1.9 * H, 312.0, 280.0])
+        p = follower.step(obs(i, [other, (blob, BLUE)]), np.eye(2, 3))
+        if i >= 10:
+            assert iou(p.xyxy, box(300, 300)) >= 0.9
+
+
+def test_a_detection_left_over_by_a_neighbour_does_not_pull_the_box_shown():
+    """The target stands behind a team-mate (their detections overlap, so it is never trusted);
+    from frame 10 it is hidden by it, and a second team-mate's detection turns up just below.
+    The first team-mate's track takes the detection on the target's prediction, the target gets
+    the newcomer's only because of that: the box shown stays where the target is predicted,
+    not on the newcomer."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
+    mate = (box(300, 280), BLUE)
+    for i in range(1, 16):
+        seen = (box(300, 300), BLUE) if i < 10 else (box(300, 330), BLUE)  # then the newcomer
+        p = follower.step(obs(i, [mate, seen]), np.eye(2, 3))
+        if i >= 10:
+            assert iou(p.xyxy, box(300, 300)) >= 0.9
+
+
 def followed_over_guesses(guess_kit: np.ndarray = BLUE, settings: FollowerSettings | None = None,
                           hidden: int = 8):
     """The target runs right for 10 frames, then turns down, now only guessed at by the detector
