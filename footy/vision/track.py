@@ -736,6 +736,7 @@ class TargetFollower:
             return self._point(obs, None, 0.0)
 
         trusted = placed = False
+        absorbed_tracks: set[int] = set()  # pruned below: they take no guess either
         if target_det is not None:
             det = boxes[target_det]
             overlap = _iou_one(det, others_pred) if n_oth else np.empty(0)
@@ -748,6 +749,7 @@ class TargetFollower:
                 absorbed = young & (overlap >= 0.3) & np.where(self.others.hits >= 3, same_motion, where_expected)
                 for t in np.where(absorbed)[0]:
                     other_matches.pop(int(t), None)
+                    absorbed_tracks.add(int(t))
                     self.others.missed[t] = 10 ** 6  # pruned by the update below
                 overlap = np.where(absorbed, 0.0, overlap)
             # the detection also fits someone else's prediction: a crossing, do not be dragged
@@ -770,8 +772,10 @@ class TargetFollower:
         if n_oth and len(obs.guesses):
             # the others' second round (ByteTrack's, with its low-score boxes): one left without a
             # detection takes a guess on its prediction, so a team-mate hidden in a crowd keeps
-            # its track and claims its detection when it comes out (not taken for a newcomer)
-            for t, g in _claim_guesses(others_pred, obs.guesses, set(other_matches), self.s.guess_iou).items():
+            # its track and claims its detection when it comes out (not taken for a newcomer); a
+            # track absorbed into the target above stays out (it was the target all along)
+            for t, g in _claim_guesses(others_pred, obs.guesses, set(other_matches) | absorbed_tracks,
+                                       self.s.guess_iou).items():
                 other_matches[t] = n_det + g
             boxes = np.vstack([boxes, obs.guesses])
         self.others.update(other_matches, boxes, new_tracks, self.step_count,

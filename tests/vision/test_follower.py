@@ -454,3 +454,17 @@ def test_a_teammate_only_guessed_at_keeps_its_track():
     assert len(tracks) == 1 and iou(tracks[0], mate) >= 0.9
     tracks, _ = teammate_track_after_guesses(FollowerSettings(guess_iou=2.0))
     assert len(tracks) == 0
+
+
+def test_a_young_track_absorbed_into_the_target_takes_no_guess():
+    """A track born on the target while it was missed (here: seen in another kit for a frame)
+    is the target all along once the target takes its detection again, and is dropped: a guess
+    beside that detection, on the track's prediction, does not keep it alive."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
+    for i in range(1, 6):
+        o = obs(i, [(box(300, 300), RED if i == 4 else BLUE)])
+        if i == 5:
+            o.guesses, o.guess_kits, o.guess_confidences = box(303, 300)[None], [BLUE], np.array([0.4])
+        p = follower.step(o, np.eye(2, 3))
+    assert iou(p.xyxy, box(300, 300)) >= 0.9
+    assert len(follower.others.boxes) == 0
