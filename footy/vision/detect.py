@@ -438,11 +438,12 @@ class PitchDetector:
 
     def _leftover_players(self, blob: np.ndarray, x0: int, y0: int, frame_h: int, parts: list[tuple]
                           ) -> list[tuple]:
-        """Players a split into two missed: in a blob of three (one between two others, or one
-        beside a pair) the third is what is left of the blob outside the boxes found. What is
-        left counts when it is between half and 1.3 players tall there and at least half a
-        player wide (not an arm or a shoulder a box left out); it is split like any blob. A blob
-        too big for three players (a close-up's body) has none: its pieces are no players."""
+        """Players a split into two or more missed: in a blob of three (one between two others,
+        or one beside a pair) the third is what is left of the blob outside the boxes found. What
+        is left counts when it is between half and 1.3 players tall there, at least half a player
+        wide and fills at least 0.3 of its box (not an arm or a shoulder a box left out); it is
+        split like any blob. A blob too big for three players (a close-up's body) has none: its
+        pieces are no players."""
         h, w = blob.shape
         tall = float(self.sizes.expected((y0 + h) / frame_h)) * frame_h
         if h > 3.2 * tall or w > 4 * self.sizes.aspect * tall:
@@ -746,7 +747,7 @@ class OnnxDetector:
         if len(idx) == 0:
             return _empty()
         return sv.Detections(xyxy=xyxy[idx].astype(np.float32), confidence=score[idx].astype(np.float32),
-                             class_id=cls[idx].astype(int))
+                             class_id=cls[idx].astype(int), data={GUESSED: np.zeros(len(idx), bool)})
 
 
 # --------------------------------------------------------------------------------------------

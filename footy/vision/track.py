@@ -714,8 +714,7 @@ class TargetFollower:
         if lost:
             self.box = moved
             self.velocity[:] = 0
-            self.others.update(other_matches, boxes, new_tracks, self.step_count,
-                               self._frames(self.s.others_max_missed_sec))
+            self._update_others(other_matches, new_tracks, others_pred, obs, set())
             t = self._reacquire_after_cut(moved, kit_dist, boxes) if self.after_cut else \
                 self._reacquire(moved, kit_dist, other_matches)
             if t is not None:
@@ -769,18 +768,8 @@ class TargetFollower:
             overlaps[1 + t] = 0.0
             if overlaps.max() >= 0.15:
                 crowded.add(t)
-        if n_oth and len(obs.guesses):
-            # the others' second round (ByteTrack's, with its low-score boxes): one left without a
-            # detection takes a guess on its prediction, so a team-mate hidden in a crowd keeps
-            # its track and claims its detection when it comes out (not taken for a newcomer); a
-            # track absorbed into the target above stays out (it was the target all along)
-            for t, g in _claim_guesses(others_pred, obs.guesses, set(other_matches) | absorbed_tracks,
-                                       self.s.guess_iou).items():
-                other_matches[t] = n_det + g
-            boxes = np.vstack([boxes, obs.guesses])
-        self.others.update(other_matches, boxes, new_tracks, self.step_count,
-                           self._frames(self.s.others_max_missed_sec), coast=crowded)
-        boxes = obs.boxes
+        claimed_guesses = self._update_others(other_matches, new_tracks, others_pred, obs, absorbed_tracks,
+                                              coast=crowded)
         if trusted:
             det = boxes[target_det]
             measured = _centre(det) - _centre(moved)
@@ -835,17 +824,16 @@ class TargetFollower:
                 # two keeps it (the target may be either part)
                 _shift_inside(shown, det, 1, 3)
             return self._point(obs, shown, 0.5)
-        guess = self._guess(predicted, obs, others_pred) if self.trusted_count else None
-        if guess is not None:
-            # a player the detector could only guess at, where the target was predicted and no
-            # one else is: shown there, less sure, and followed from there; but not seen (it is
-            # still missed, and no sighting to re-acquire it from), so guesses bridge a gap only
+        guess = self._guess(predicted, obs, claimed_guesses) if self.trusted_count else None
+        if guess is not None and self.missed < self._frames(self.s.max_coast_sec):
+            # a player the detector could only guess at, where the target was predicted, that no
+            # other track took: shown there, less sure, and followed from there; but not seen (it
+            # is still missed, and no sighting to re-acquire it from), so guesses bridge a gap of
+            # at most max_coast_sec (then it is lost, below, like any coasting target)
             det = obs.guesses[guess]
             self.box = det.copy()
             self.missed += 1
             self.occluded = 0
-            if self.missed > self._frames(self.s.max_coast_sec):
-                self.lost_at = self.step_count
             return self._point(obs, det, 0.3 + 0.5 * float(obs.guess_confidences[guess]))
         self.occluded = 0
         self.missed += 1
@@ -863,19 +851,34 @@ class TargetFollower:
             return self._point(obs, predicted, 0.45 * (1 - self.missed / (self._frames(self.s.report_coast_sec) + 1)))
         return self._point(obs, None, 0.0)
 
-    def _guess(self, predicted: np.ndarray, obs: Observation, others_pred: np.ndarray) -> int | None:
-        """The guessed box the target stands in, if any: ``guess_iou`` with its prediction, of its
-        kit, and overlapping no one else's prediction more."""
+    def _update_others(self, matches: dict[int, int], new_tracks: list[int], predicted: np.ndarray,
+                       obs: Observation, skip: set[int], coast: set[int] | None = None) -> set[int]:
+        """The others' tracks after this frame's assignment (``matches``: track -> detection),
+        with their second round (ByteTrack's, on its low-score boxes): a track left without a
+        detection takes a guess on its prediction, so a team-mate hidden in a crowd keeps its track
+        and claims its detection when it comes out, not taken for a newcomer. Tracks in ``skip``
+        take none (absorbed into the target: pruned). Returns the guesses taken."""
+        boxes, n_det = obs.boxes, len(obs.boxes)
+        taken: dict[int, int] = {}
+        if len(predicted) and len(obs.guesses):
+            taken = _claim_guesses(predicted, obs.guesses, set(matches) | skip, self.s.guess_iou)
+            matches = {**matches, **{t: n_det + g for t, g in taken.items()}}
+            boxes = np.vstack([boxes, obs.guesses])
+        self.others.update(matches, boxes, new_tracks, self.step_count, self._frames(self.s.others_max_missed_sec),
+                           coast=coast)
+        return set(taken.values())
+
+    def _guess(self, predicted: np.ndarray, obs: Observation, claimed: set[int]) -> int | None:
+        """The guessed box the target stands in, if any: the one overlapping its prediction most,
+        at ``guess_iou`` or more, of its kit, and not ``claimed`` by another track."""
         if not len(obs.guesses):
             return None
         iou = _iou_one(predicted, obs.guesses)
         j = int(np.argmax(iou))
-        if iou[j] < self.s.guess_iou:
+        if iou[j] < self.s.guess_iou or j in claimed:
             return None
         kits = [kit_distance(self.kit, obs.guess_kits[j]), kit_distance(self.seen_kit, obs.guess_kits[j])]
         if min(kits) > self.s.kit_gate:
-            return None
-        if len(others_pred) and float(_iou_one(obs.guesses[j], others_pred).max()) > iou[j]:
             return None
         return j
 
@@ -1215,7 +1218,8 @@ def _shift_inside(box: np.ndarray, det: np.ndarray, lo: int, hi: int) -> None:
 
 def _claim_guesses(predicted: np.ndarray, guesses: np.ndarray, matched: set[int], min_iou: float) -> dict[int, int]:
     """Tracks (rows of ``predicted``) not in ``matched`` paired with the guess overlapping their
-    prediction most, at ``min_iou`` or more; the best-fitting tracks first, one guess each."""
+    prediction most, at ``min_iou`` or more, the best-fitting tracks first; a guess goes to one
+    track only, and a track whose best guess went to another gets none (no second choice)."""
     iou = sv.box_iou_batch(predicted, guesses)
     out: dict[int, int] = {}
     for t in np.argsort(-iou.max(axis=1), kind="stable"):
