@@ -96,12 +96,12 @@ def candidate_tracks(path, time_sec: float, detector: Detector, first_track_id: 
         return []
     confidences = last.confidence if last.confidence is not None else np.ones(len(last))
     tracker_ids = np.asarray(last.tracker_id, dtype=int)
-    tracked = tracker_ids >= 1
-    base = first_track_id - 1
-    next_id = base + (int(tracker_ids[tracked].max()) if tracked.any() else 0) + 1
+    tracked = tracker_ids >= 0  # the tracker counts from 0; -1 is a detection it has not confirmed
+    base = first_track_id  # tracker id 0 is first_track_id
+    next_id = base + (int(tracker_ids[tracked].max()) if tracked.any() else -1) + 1
     out: list[CandidateTrack] = []
     for box, conf, tid in zip(last.xyxy, confidences, tracker_ids):
-        if tid >= 1:
+        if tid >= 0:
             track_id = base + int(tid)
         else:  # seen only on this frame: still clickable, with an id of its own
             track_id, next_id = next_id, next_id + 1

@@ -178,3 +178,23 @@ def test_decode_error_midway_keeps_what_was_tracked(easy, tmp_path):
     assert indexes == list(range(len(indexes)))
     share, switches, _ = followed(easy, track, 1)
     assert share >= 0.9 and switches == 0
+
+
+
+def test_candidate_track_ids_are_the_trackers_own_shifted(easy):
+    """ByteTrack counts its ids from 0 (-1: not confirmed): id k is shown as first_track_id + k,
+    the tracker's id 0 included (it once got a fresh id like an unconfirmed detection)."""
+    from footy.vision.track import analysis_scaling, detect_scaled, new_candidate_tracker
+    from footy.vision.video import iter_frames, probe
+
+    info = probe(easy.path)
+    size, sx, sy = analysis_scaling(info)
+    tracker, detector = new_candidate_tracker(info.fps), PitchDetector()
+    for frame in iter_frames(easy.path, start_sec=1.0, end_sec=2.0, size=size):
+        last = tracker.update(detect_scaled(detector, frame.image, sx, sy))
+    own = {int(t): box for t, box in zip(last.tracker_id, last.xyxy) if t >= 0}
+    assert 0 in own
+    candidates = candidate_tracks(easy.path, 2.0, PitchDetector(), first_track_id=40)
+    for tid, box in own.items():
+        shown = [c for c in candidates if c.track_id == 40 + tid]
+        assert len(shown) == 1 and iou(shown[0].xyxy, box) >= 0.99
