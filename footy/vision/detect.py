@@ -28,6 +28,11 @@ GUESSED = "guessed"
 GUESS_CONFIDENCE = 0.45
 
 
+def guessed(detections: sv.Detections) -> np.ndarray:
+    """Which detections are guesses (all False from a detector that guesses nothing)."""
+    return np.asarray(detections.data.get(GUESSED, np.zeros(len(detections), bool)), bool)
+
+
 def _empty() -> sv.Detections:
     return sv.Detections(xyxy=np.empty((0, 4), np.float32), confidence=np.empty(0, np.float32),
                          class_id=np.empty(0, int), data={GUESSED: np.empty(0, bool)})
@@ -245,14 +250,14 @@ class PitchDetector:
                                interpolation=cv2.INTER_AREA)
         else:
             small = image
-        boxes, conf, guessed = self.detect_small(small)
+        boxes, conf, guesses = self.detect_small(small)
         if len(boxes) == 0:
             return _empty()
         boxes = boxes / scale
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, full_w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, full_h)
         return sv.Detections(xyxy=boxes.astype(np.float32), confidence=conf.astype(np.float32),
-                             class_id=np.zeros(len(boxes), int), data={GUESSED: guessed})
+                             class_id=np.zeros(len(boxes), int), data={GUESSED: guesses})
 
     def detect_small(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (xyxy), confidences and whether each is a guess, at the work scale."""
@@ -323,6 +328,7 @@ class PitchDetector:
             if seen >= 2 and self.sizes.ready:
                 parts = parts + self._leftover_players(blob, x, y, hgt, parts)
             for k, (bx1, by1, bx2, by2, part_fill) in enumerate(parts):
+                guess = k >= seen  # what the split left over
                 bw, bh = bx2 - bx1, by2 - by1
                 if bh < min_h or bw < 2 or part_fill < 0.2:
                     continue
@@ -345,13 +351,13 @@ class PitchDetector:
                 c = 0.3 + 0.5 * shape_score + 0.2 * min(1.0, part_fill / 0.55)
                 if partial:
                     c *= 0.6
-                if k >= seen:
+                if guess:
                     c = min(c, GUESS_CONFIDENCE)
                 if c < self.min_confidence:
                     continue
                 boxes.append((bx1, by1, bx2, by2))
                 confs.append(c)
-                guesses.append(k >= seen)
+                guesses.append(guess)
                 if len(parts) == 1 and not partial and 0.25 <= ratio <= 0.7:
                     sample_y.append(by2 / hgt)
                     sample_h.append(bh / hgt)

@@ -27,7 +27,7 @@ import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
 
-from .detect import GUESSED, Detector
+from .detect import Detector, guessed
 from .types import CandidateTrack, TargetTrack, TrackPoint, VideoInfo, VisionError
 from .video import DecodedFrame, iter_decoded, iter_frames, keyframe_before, probe, to_bgr, to_i420
 
@@ -91,7 +91,7 @@ def candidate_tracks(path, time_sec: float, detector: Detector, first_track_id: 
         return []
     # the coach picks among the players the detector saw: a guess (a player inferred from a
     # crowd's blob) helps the tracker through the crowd, but is no box to start a follow from
-    last = last[~np.asarray(last.data.get(GUESSED, np.zeros(len(last), bool)), bool)]
+    last = last[~guessed(last)]
     if len(last) == 0:
         return []
     confidences = last.confidence if last.confidence is not None else np.ones(len(last))
@@ -283,7 +283,8 @@ class Observation:
     grey: np.ndarray | None = None  # the small grey frame of the camera motion (re-registering after a cut)
     grey_scale: float = 1.0  # its size / the analysis size
     # boxes the detector guessed (a player inferred from what was left of a crowd's blob): kept
-    # apart from ``boxes``, the target steps onto one only where nothing else is left for it
+    # apart from ``boxes``; only tracks left without a detection use them (TargetFollower._guess,
+    # _update_others)
     guesses: np.ndarray = field(default_factory=lambda: np.empty((0, 4)))
     guess_kits: list = field(default_factory=list)
     guess_confidences: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -354,15 +355,15 @@ def _observe(image: np.ndarray, frame_index: int, time_sec: float, detector: Det
     boxes = np.asarray(detections.xyxy, dtype=np.float64).reshape(-1, 4)
     conf = (np.asarray(detections.confidence, dtype=np.float64) if detections.confidence is not None
             else np.ones(len(boxes)))
-    guessed = np.asarray(detections.data.get(GUESSED, np.zeros(len(boxes), bool)), bool)
+    guess = guessed(detections)
     kits = [kit_descriptor(image, b) for b in boxes]
     motion = camera.update(image)
     grass, hist = shot_signature(image)
     grey, grey_scale = camera.last_grey
-    seen = ~guessed
-    return Observation(frame_index, time_sec, boxes[seen], conf[seen], [k for k, g in zip(kits, guessed) if not g],
+    seen = ~guess
+    return Observation(frame_index, time_sec, boxes[seen], conf[seen], [k for k, g in zip(kits, guess) if not g],
                        motion, image.shape[1], image.shape[0], grass, hist, grey, grey_scale,
-                       boxes[guessed], [k for k, g in zip(kits, guessed) if g], conf[guessed])
+                       boxes[guess], [k for k, g in zip(kits, guess) if g], conf[guess])
 
 
 def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
