@@ -9,6 +9,7 @@ returned. ``scene_preset`` builds the named scenes the accuracy benchmark and te
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,13 @@ class SceneSpec:
     grass: tuple[int, int, int] = (50, 140, 60)  # BGR
     focus_players: tuple[int, ...] = ()  # players a benchmark should follow (ids)
     cuts: list[ShotCut] = field(default_factory=list)  # shot cuts away from the wide camera
+    # what real footage has and block bodies do not (all off by default):
+    figures: bool = False  # running bodies: swinging legs and arms, skin, socks, boots
+    shadows: float = 0.0  # sun: each player casts a shadow this much darker than the grass (0.45)
+    stand_shadow: float = 0.0  # the stand's shadow darkens the far part of the pitch this much
+    blur: float = 0.0  # Gaussian sigma (pixels) of a soft lens / compression smear
+    score_bug: bool = False  # the broadcaster's score graphic in the top-left corner
+    crf: int = 18  # x264 quality of the generated file (broadcast is ~23-28)
 
 
 @dataclass
@@ -148,6 +156,12 @@ def _pitch(spec: SceneSpec, world_width: int) -> np.ndarray:
     cv2.line(world, (world_width // 2, top), (world_width // 2, spec.height), line, lw)
     cv2.circle(world, (world_width // 2, (top + spec.height) // 2), (spec.height - top) // 5, line, lw)
     cv2.rectangle(world, (8, top + 8), (world_width - 8, spec.height - 8), line, lw)
+    if spec.stand_shadow:
+        # the main stand's shadow: the far part of the pitch, its edge slanting across it
+        ys, xs = np.mgrid[0:spec.height, 0:world_width]
+        edge = top + (spec.height - top) * (0.25 + 0.2 * xs / max(1, world_width))
+        shade = (ys < edge) & (ys >= top)
+        world[shade] = (world[shade] * (1 - spec.stand_shadow)).astype(np.uint8)
     if top > 0:
         rng = np.random.default_rng(spec.seed + 7)
         boards = max(6, top // 4)
@@ -224,18 +238,137 @@ def _draw_player(img: np.ndarray, box, kit: str, colour: tuple[int, int, int] | 
     cv2.rectangle(img, (int(x2 - 1 - leg_w), int(y1 + h * 0.72)), (int(x2 - 1), int(y2)), legs, -1)
 
 
-def _visible_shares(boxes: dict, shape: tuple[int, int]) -> dict[int, float]:
+SKINS = ((120, 160, 200), (80, 110, 160), (60, 80, 120), (150, 185, 225))  # BGR
+
+
+@dataclass(frozen=True)
+class Pose:
+    """A running body's pose: ``phase`` of the stride (radians), ``swing`` its amplitude
+    (radians; ~0.5 at a run, ~0.1 standing), ``skin`` index into SKINS."""
+
+    phase: float
+    swing: float
+    skin: int = 0
+
+
+def _figure(box, pose: Pose) -> tuple[list[tuple], tuple[float, float, float, float]]:
+    """The shapes of a running body standing in ``box`` (feet at its bottom centre, as tall as
+    it) and their extent, which is the body's true box: legs apart make it wider, a raised foot
+    shorter. Shapes: ``("circle", centre, radius, part)`` and ``("line", p, q, thickness, part)``
+    with part one of skin/shirt/shorts/sock/boot."""
+    x1, y1, x2, y2 = box
+    h = y2 - y1
+    cx = (x1 + x2) / 2
+    shapes: list[tuple] = []
+    head_r = 0.07 * h
+    shapes.append(("circle", (cx, y1 + head_r), head_r, "skin"))
+    shoulder_y, hip_y = y1 + 0.17 * h, y1 + 0.5 * h
+    shapes.append(("line", (cx, shoulder_y + 0.04 * h), (cx, hip_y), 0.24 * h, "shirt"))
+    shapes.append(("line", (cx, hip_y - 0.02 * h), (cx, hip_y + 0.08 * h), 0.24 * h, "shorts"))
+    leg_len = y2 - (hip_y + 0.05 * h)
+    s = math.sin(pose.phase)
+    for side, sign in ((-1, 1.0), (1, -1.0)):
+        hip = (cx + side * 0.06 * h, hip_y + 0.05 * h)
+        angle = sign * pose.swing * s
+        # the trailing leg bends back at the knee: its foot lifts
+        knee = (hip[0] + math.sin(angle) * leg_len * 0.5, hip[1] + math.cos(angle) * leg_len * 0.5)
+        bend = max(0.0, -angle) * 1.2 if sign > 0 else max(0.0, angle) * 1.2
+        shin = angle - bend if angle >= 0 else angle + bend
+        foot = (knee[0] + math.sin(shin) * leg_len * 0.5, knee[1] + math.cos(shin) * leg_len * 0.5)
+        sock = (knee[0] + (foot[0] - knee[0]) * 0.2, knee[1] + (foot[1] - knee[1]) * 0.2)
+        boot = (knee[0] + (foot[0] - knee[0]) * 0.85, knee[1] + (foot[1] - knee[1]) * 0.85)
+        shapes.append(("line", hip, knee, 0.085 * h, "skin"))
+        shapes.append(("line", knee, sock, 0.075 * h, "skin"))
+        shapes.append(("line", sock, boot, 0.07 * h, "sock"))
+        shapes.append(("line", boot, foot, 0.07 * h, "boot"))
+        # arms swing against the leg of their side
+        shoulder = (cx + side * 0.13 * h, shoulder_y + 0.02 * h)
+        arm = -angle * 1.1 + side * 0.15
+        elbow = (shoulder[0] + math.sin(arm) * 0.15 * h, shoulder[1] + math.cos(arm) * 0.15 * h)
+        hand = (elbow[0] + math.sin(arm * 1.6) * 0.15 * h, elbow[1] + math.cos(arm * 1.6) * 0.15 * h)
+        sleeve = (shoulder[0] + (elbow[0] - shoulder[0]) * 0.6, shoulder[1] + (elbow[1] - shoulder[1]) * 0.6)
+        shapes.append(("line", shoulder, sleeve, 0.07 * h, "shirt"))
+        shapes.append(("line", sleeve, elbow, 0.055 * h, "skin"))
+        shapes.append(("line", elbow, hand, 0.05 * h, "skin"))
+    xs, ys = [], []
+    for shape in shapes:
+        if shape[0] == "circle":
+            (px, py), r = shape[1], shape[2]
+            xs += [px - r, px + r]
+            ys += [py - r, py + r]
+        else:
+            half = shape[3] / 2
+            for px, py in (shape[1], shape[2]):
+                xs += [px - half, px + half]
+                ys += [py - half, py + half]
+    return shapes, (min(xs), min(ys), max(xs), max(ys))
+
+
+def _draw_figure(img: np.ndarray, box, kit: str, pose: Pose, colour: tuple[int, int, int] | None = None) -> None:
+    shirt, shorts = KITS[kit]
+    colours = {"skin": SKINS[pose.skin % len(SKINS)], "shirt": shirt, "shorts": shorts,
+               "sock": shirt, "boot": (25, 25, 25)}
+    shapes, _ = _figure(box, pose)
+    for shape in shapes:
+        c = colour if colour is not None else colours[shape[-1]]
+        if shape[0] == "circle":
+            (px, py), r = shape[1], shape[2]
+            cv2.circle(img, (int(round(px)), int(round(py))), max(1, int(round(r))), c, -1, cv2.LINE_AA)
+        else:
+            (px, py), (qx, qy), t = shape[1], shape[2], shape[3]
+            cv2.line(img, (int(round(px)), int(round(py))), (int(round(qx)), int(round(qy))), c,
+                     max(1, int(round(t))), cv2.LINE_AA if colour is None else cv2.LINE_8)
+
+
+def _pose(p: PlayerSpec, frame_index: int, spec: SceneSpec) -> Pose:
+    """Stride phase from the distance run (a stride every 1.1 body heights)."""
+    speed = float(np.hypot(*p.velocity))
+    phase = 2 * math.pi * frame_index * speed / (1.1 * p.height) + p.phase
+    heights_per_sec = speed * spec.fps / p.height
+    return Pose(phase=phase, swing=0.1 + 0.45 * min(1.0, heights_per_sec / 1.5), skin=p.player_id)
+
+
+def _cast_shadow(img: np.ndarray, box, darkness: float) -> None:
+    """The sun's shadow of a player on the grass: a dark streak from the feet, to the lower right."""
+    x1, y1, x2, y2 = box
+    h = y2 - y1
+    cx = (x1 + x2) / 2
+    centre = (int(round(cx + 0.28 * h)), int(round(y2 - 0.02 * h)))
+    axes = (max(1, int(round(0.32 * h))), max(1, int(round(0.06 * h))))
+    ox, oy = max(0, centre[0] - axes[0] - 2), max(0, centre[1] - axes[0] - 2)
+    ex, ey = min(img.shape[1], centre[0] + axes[0] + 2), min(img.shape[0], centre[1] + axes[0] + 2)
+    if ex <= ox or ey <= oy:
+        return
+    patch = img[oy:ey, ox:ex]
+    mask = np.zeros(patch.shape[:2], np.uint8)
+    cv2.ellipse(mask, (centre[0] - ox, centre[1] - oy), axes, 12, 0, 360, 255, -1, cv2.LINE_AA)
+    factor = 1 - darkness * mask.astype(np.float32)[..., None] / 255
+    patch[:] = (patch * factor).astype(np.uint8)
+
+
+def _paint(img: np.ndarray, box, kit: str, pose: Pose | None, colour: tuple[int, int, int] | None = None) -> None:
+    """A player's body: a running figure when it has a pose, else the block body."""
+    if pose is None:
+        _draw_player(img, box, kit, colour)
+    else:
+        _draw_figure(img, box, kit, pose, colour)
+
+
+def _visible_shares(boxes: dict, shape: tuple[int, int], poses: dict | None = None) -> dict[int, float]:
     """Share of each player's body that no nearer player covers (painted far to near, as the
     frame is): each player's body is drawn with its id, alone and over the others."""
+    poses = poses or {}
     labels = np.zeros(shape, np.uint8)  # 0: no one, k: the k-th player painted
     alone: dict[int, int] = {}
     order = sorted(boxes, key=lambda k: boxes[k][3])
     for label, pid in enumerate(order, start=1):
         x1, y1, x2, y2 = boxes[pid]
-        body = np.zeros((int(y2 - y1) + 4, int(x2 - x1) + 4, 3), np.uint8)
-        _draw_player(body, (x1 - int(x1) + 1, y1 - int(y1) + 1, x2 - int(x1) + 1, y2 - int(y1) + 1), "white")
+        pad = int(0.5 * (y2 - y1)) + 4 if poses.get(pid) else 4  # a figure's limbs reach past its box
+        body = np.zeros((int(y2 - y1) + 2 * pad, int(x2 - x1) + 2 * pad, 3), np.uint8)
+        ox, oy = int(x1) - pad, int(y1) - pad
+        _paint(body, (x1 - ox, y1 - oy, x2 - ox, y2 - oy), "white", poses.get(pid), (255, 255, 255))
         alone[pid] = int(body.any(axis=2).sum())
-        _draw_player(labels, boxes[pid], "white", colour=(label, label, label))
+        _paint(labels, boxes[pid], "white", poses.get(pid), colour=(label, label, label))
     counts = np.bincount(labels.ravel(), minlength=len(order) + 1)
     return {pid: float(counts[label]) / max(1, alone[pid]) for label, pid in enumerate(order, start=1)}
 
@@ -282,6 +415,16 @@ def _cut_image(spec: SceneSpec, cut: ShotCut, frame_index: int, boxes: dict, kit
     return img
 
 
+def _draw_score_bug(img: np.ndarray) -> None:
+    """The broadcaster's score graphic: a dark panel with team names, score and clock."""
+    h, w = img.shape[:2]
+    x1, y1, x2, y2 = int(0.03 * w), int(0.04 * h), int(0.27 * w), int(0.09 * h)
+    img[y1:y2, x1:x2] = (img[y1:y2, x1:x2] * 0.25 + np.array([60, 20, 10]) * 0.75).astype(np.uint8)
+    scale = (y2 - y1) / 40
+    cv2.putText(img, "RED 1-0 CLA  63:21", (x1 + int(0.01 * w), y2 - int(0.3 * (y2 - y1))),
+                cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+
+
 def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
     """Draw the scene frame by frame into an H.264 MP4 and return it with its ground truth."""
     path = Path(path)
@@ -293,13 +436,19 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
     cut_backgrounds: dict[str, np.ndarray] = {}
     truth: list[dict[int, tuple[float, float, float, float]]] = []
     shares: list[dict[int, float]] = []
-    with H264Writer(path, spec.fps, spec.width, spec.height, crf=18) as writer:
+    with H264Writer(path, spec.fps, spec.width, spec.height, crf=spec.crf) as writer:
         for f in range(n_frames):
             canvas = world.copy()
             boxes = {p.player_id: player_box(p, f, spec) for p in spec.players}
+            poses = {p.player_id: _pose(p, f, spec) for p in spec.players} if spec.figures else {}
+            # a figure's true box is where its limbs are, not the box it stands in
+            extents = {pid: _figure(boxes[pid], poses[pid])[1] for pid in poses} or boxes
+            if spec.shadows:
+                for pid in boxes:
+                    _cast_shadow(canvas, boxes[pid], spec.shadows)
             # paint far players first so nearer (lower) ones occlude them
             for pid in sorted(boxes, key=lambda k: boxes[k][3]):
-                _draw_player(canvas, boxes[pid], kits[pid])
+                _paint(canvas, boxes[pid], kits[pid], poses.get(pid))
             cut = _cut_at(spec, f)
             if cut is not None:
                 # off the wide camera: nobody has a true box
@@ -314,13 +463,18 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
                 cam_x = int(spec.pan_px_per_frame * f + _cut_offset(spec, f))
                 img = canvas[:, cam_x:cam_x + spec.width]
                 z, shift_x, shift_y = 1.0, -float(cam_x), 0.0
+            if spec.blur:
+                img = cv2.GaussianBlur(img, (0, 0), spec.blur)
+            if spec.score_bug:
+                img = np.ascontiguousarray(img)
+                _draw_score_bug(img)
             if spec.noise:
                 noise = np.empty(img.shape, np.int16)
                 cv2.randn(noise, 0, spec.noise)
                 img = cv2.add(img.astype(np.int16), noise).clip(0, 255).astype(np.uint8)
             writer.write(np.ascontiguousarray(img))
             visible = {}
-            for pid, (x1, y1, x2, y2) in (boxes.items() if cut is None else ()):
+            for pid, (x1, y1, x2, y2) in (extents.items() if cut is None else ()):
                 x1, x2 = x1 * z + shift_x, x2 * z + shift_x
                 y1, y2 = y1 * z + shift_y, y2 * z + shift_y
                 # a player counts as in the frame while a third of the body is
@@ -329,12 +483,12 @@ def render_scene(spec: SceneSpec, path: str | Path) -> Scene:
                     visible[pid] = (max(0.0, x1), max(0.0, y1), min(float(spec.width), x2),
                                     min(float(spec.height), y2))
             truth.append(visible)
-            unhidden = _visible_shares(boxes, canvas.shape[:2]) if visible else {}
+            unhidden = _visible_shares(boxes, canvas.shape[:2], poses) if visible else {}
             shares.append({pid: unhidden[pid] for pid in visible})
     return Scene(path=path, spec=spec, truth=truth, visible_share=shares)
 
 
-PRESETS = ("easy", "crossing", "match", "broadcast", "green_kit", "broadcast_cuts")
+PRESETS = ("easy", "crossing", "match", "broadcast", "green_kit", "broadcast_cuts", "lifelike")
 
 
 def scene_preset(name: str, seconds: float = 8.0, seed: int = 0, width: int = 1280, height: int = 720) -> SceneSpec:
@@ -350,6 +504,10 @@ def scene_preset(name: str, seconds: float = 8.0, seed: int = 0, width: int = 12
     - ``broadcast_cuts``: ``broadcast`` with two shot cuts: a 4x close-up around player 12 from
       20% to 40% of the clip (the wide camera comes back panned by 5% of the frame width), and a
       crowd shot from 65% to 80% (back panned by 12%).
+    - ``lifelike``: ``broadcast`` drawn the way real footage looks: running bodies with thin
+      swinging limbs (the true box is where the limbs are), sun shadows at the players' feet,
+      the stand's shadow over the far part of the pitch, a soft lens, the score graphic, and
+      broadcast-grade compression.
     """
     rng = np.random.default_rng(seed)
     fps = 25.0
@@ -374,6 +532,11 @@ def scene_preset(name: str, seconds: float = 8.0, seed: int = 0, width: int = 12
             spec.players.append(PlayerSpec(i, "blue" if i % 2 else "red",
                                            (width * rng.uniform(0.1, 0.9), height * rng.uniform(0.35, 0.9)),
                                            (rng.uniform(-1.2, 1.2), rng.uniform(-0.4, 0.4)), h * rng.uniform(0.9, 1.1)))
+        return spec
+    if name == "lifelike":
+        spec = scene_preset("broadcast", seconds=seconds, seed=seed, width=width, height=height)
+        spec.figures, spec.shadows, spec.stand_shadow = True, 0.45, 0.35
+        spec.blur, spec.score_bug, spec.crf = 0.8, True, 25
         return spec
     if name == "broadcast_cuts":
         spec = scene_preset("broadcast", seconds=seconds, seed=seed, width=width, height=height)

@@ -340,3 +340,32 @@ def test_a_guessed_player_is_no_candidate_for_the_coach(tmp_path):
     truth = scene.truth[25]
     assert iou_matrix([truth[11]], boxes).max() >= 0.5 and iou_matrix([truth[13]], boxes).max() >= 0.5
     assert iou_matrix([truth[12]], boxes).max() < 0.5
+
+
+def test_a_running_figure_s_true_box_is_where_its_limbs_are(tmp_path):
+    """The lifelike scenes' ground truth: a running body's box is the extent of what was drawn
+    of it (arms and swung legs included, its shadow not), so it changes as it strides."""
+    player = PlayerSpec(1, "red", (120, 300), (3.0, 0.0), 120.0)  # clear of the pitch's lines
+    spec = SceneSpec(width=640, height=360, seconds=0.6, players=[player], stripes=False, figures=True,
+                     shadows=0.45, crf=12)
+    scene = render_scene(spec, tmp_path / "runner.mp4")
+    grass = np.array(spec.grass, np.int16)
+    widths = []
+    for frame in iter_frames(scene.path):
+        ink = np.abs(frame.image.astype(np.int16) - grass).max(axis=2) > 90  # body, not its shadow
+        ink[:, 240:] = ink[340:] = ink[:, :20] = ink[:20] = False  # the centre circle, the outline
+        ys, xs = np.nonzero(ink)
+        drawn = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        truth = scene.truth[frame.index][1]
+        assert iou_matrix([truth], [drawn])[0, 0] > 0.85, (frame.index, truth, drawn)
+        widths.append(truth[2] - truth[0])
+    assert max(widths) - min(widths) > 0.1 * 120  # legs apart, legs together
+
+
+def test_players_are_found_on_lifelike_footage(tmp_path):
+    """Running bodies with thin limbs, sun shadows at their feet, the stand's shadow over the
+    far pitch, a soft lens, the score graphic and broadcast compression: the grass model keeps
+    the shadows as grass, and the players are still found."""
+    scene = render_scene(scene_preset("lifelike", seconds=2.0, width=640, height=360), tmp_path / "l.mp4")
+    recall, precision = detection_scores(scene, PitchDetector())
+    assert recall >= 0.85 and precision >= 0.8, (recall, precision)
