@@ -1,6 +1,6 @@
 """Accuracy benchmark on generated scenes with ground truth (a script, not a test).
 
-    python bench/accuracy.py [--seconds 8] [--scenes easy,crossing,match,broadcast,green_kit,broadcast_cuts]
+    python bench/accuracy.py [--seconds 8] [--scenes easy,crossing,match,broadcast,green_kit,broadcast_cuts,lifelike]
                              [--stride 2] [--width 1280] [--keep DIR]
 
 For every scene preset (footy.vision.synthetic.scene_preset) it prints:
