@@ -308,16 +308,18 @@ def _draw_figure(img: np.ndarray, box, kit: str, pose: Pose, colour: tuple[int, 
     shirt, shorts = KITS[kit]
     colours = {"skin": SKINS[pose.skin % len(SKINS)], "shirt": shirt, "shorts": shorts,
                "sock": shirt, "boot": (25, 25, 25)}
+    # smooth edges on the picture; none on a label image, where a blend of two ids is a third id
+    line_type = cv2.LINE_AA if colour is None else cv2.LINE_8
     shapes, _ = _figure(box, pose)
     for shape in shapes:
         c = colour if colour is not None else colours[shape[-1]]
         if shape[0] == "circle":
             (px, py), r = shape[1], shape[2]
-            cv2.circle(img, (int(round(px)), int(round(py))), max(1, int(round(r))), c, -1, cv2.LINE_AA)
+            cv2.circle(img, (int(round(px)), int(round(py))), max(1, int(round(r))), c, -1, line_type)
         else:
             (px, py), (qx, qy), t = shape[1], shape[2], shape[3]
             cv2.line(img, (int(round(px)), int(round(py))), (int(round(qx)), int(round(qy))), c,
-                     max(1, int(round(t))), cv2.LINE_AA if colour is None else cv2.LINE_8)
+                     max(1, int(round(t))), line_type)
 
 
 def _pose(p: PlayerSpec, frame_index: int, spec: SceneSpec) -> Pose:

@@ -369,3 +369,14 @@ def test_players_are_found_on_lifelike_footage(tmp_path):
     scene = render_scene(scene_preset("lifelike", seconds=2.0, width=640, height=360), tmp_path / "l.mp4")
     recall, precision = detection_scores(scene, PitchDetector())
     assert recall >= 0.85 and precision >= 0.8, (recall, precision)
+
+
+def test_a_running_figure_in_front_is_wholly_in_sight(tmp_path):
+    """recall65 on the lifelike scene rests on the figures' shares as on the blocks': the one in
+    front is wholly in sight, the one behind only partly (the label image has no blended edges)."""
+    players = [PlayerSpec(1, "red", (200, 250), (2.0, 0.0), 80.0), PlayerSpec(2, "red", (215, 230), (2.0, 0.0), 80.0)]
+    scene = render_scene(SceneSpec(width=640, height=360, seconds=0.2, players=players, figures=True),
+                         tmp_path / "pair.mp4")
+    for shares in scene.visible_share:
+        assert shares[1] == pytest.approx(1.0)
+        assert 0.5 < shares[2] < 0.9
