@@ -438,6 +438,11 @@ class FollowerSettings:
     tentative_sec: float = 0.4
     tentative_overlap: float = 0.3  # IoU of the coasting box with such a detection
     velocity_smoothing: float = 0.7
+    # seen on its own last frame, its prediction now spread over two detections (this much of it
+    # inside another one, while the one it took overlaps it at IoU < 0.5): the detector cut it in
+    # two, or cut it and a neighbour at the wrong column, and neither box is its own, so it coasts
+    # (0 turns this off)
+    straddle_cover: float = 0.25
     # missed (no detection of its own), the target is shown on a box the detector only guessed
     # (``detect.GUESSED``) that overlaps its prediction this much, still counted as missed; the
     # others' tracks left without a detection take such a guess as theirs
@@ -735,7 +740,7 @@ class TargetFollower:
             self.missed += 1
             return self._point(obs, None, 0.0)
 
-        trusted = placed = False
+        trusted = placed = straddled = False
         absorbed_tracks: set[int] = set()  # pruned below: they take no guess either
         if target_det is not None:
             det = boxes[target_det]
@@ -758,7 +763,8 @@ class TargetFollower:
             w, h = det[2] - det[0], det[3] - det[1]
             # a merged blob, or a piece of one: not the player's own shape
             consistent = bool(_own_shape(w, h, self.size))
-            trusted = not touching and consistent and own_choice
+            straddled = not (self.missed or self.occluded) and self._straddles(predicted, boxes, target_det)
+            trusted = not touching and consistent and own_choice and not straddled
             # brushing past someone: believe where it is, not how it moves
             placed = not trusted and not shared and consistent and own_choice and \
                 float(_iou_one(det, predicted[None])[0]) >= 0.5
@@ -808,7 +814,8 @@ class TargetFollower:
         if target_det is not None:
             # occluded or crossing: follow the prediction, kept inside the blob the target is in
             det = boxes[target_det]
-            inside = self._inside_blob(predicted, det)
+            # across two detections, it is in neither: it stays where predicted
+            inside = predicted.copy() if straddled else self._inside_blob(predicted, det)
             self.box = inside
             self.missed = 0 if self.missed == 0 else self.missed + 1
             self.occluded += 1
@@ -817,7 +824,7 @@ class TargetFollower:
             if self.missed > self._frames(self.s.max_coast_sec):
                 self.lost_at = self.step_count  # lost from here (a newcomer is born after this)
             shown = inside.copy()
-            if own_choice and consistent:
+            if own_choice and consistent and not straddled:
                 # a detection of one player's shape, not one the target got because a neighbour
                 # took the better one: the player fills it head to feet, so the box shown moves up
                 # or down into it where the prediction drifted (its height kept). The prediction
@@ -882,6 +889,17 @@ class TargetFollower:
         if min(kits) > self.s.kit_gate:
             return None
         return j
+
+    def _straddles(self, predicted: np.ndarray, boxes: np.ndarray, j: int) -> bool:
+        """Whether the prediction lies across detection ``j`` and another one: ``j`` overlaps it
+        at IoU < 0.5 and another detection holds ``straddle_cover`` of its area or more."""
+        if self.s.straddle_cover <= 0 or len(boxes) < 2 or float(_iou_one(boxes[j], predicted[None])[0]) >= 0.5:
+            return False
+        rest = np.delete(boxes, j, axis=0)
+        iw = np.clip(np.minimum(rest[:, 2], predicted[2]) - np.maximum(rest[:, 0], predicted[0]), 0, None)
+        ih = np.clip(np.minimum(rest[:, 3], predicted[3]) - np.maximum(rest[:, 1], predicted[1]), 0, None)
+        area = max(1.0, float((predicted[2] - predicted[0]) * (predicted[3] - predicted[1])))
+        return float((iw * ih).max()) / area >= self.s.straddle_cover
 
     def _inside_blob(self, predicted: np.ndarray, det: np.ndarray) -> np.ndarray:
         """The part of a merged blob the target is in: the predicted box moved sideways the least
