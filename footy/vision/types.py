@@ -28,6 +28,9 @@ class VideoInfo:
     height: int
     duration_sec: float
     codec: str
+    # degrees the stored picture is turned counterclockwise to be shown (a phone's display matrix:
+    # 0, 90, 180 or 270); width and height are the picture as shown, which is all footy works in
+    rotation: int = 0
 
 
 @dataclass

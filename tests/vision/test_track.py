@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+import av
+import cv2
 import numpy as np
 import pytest
 
@@ -198,3 +200,26 @@ def test_candidate_track_ids_are_the_trackers_own_shifted(easy):
     for tid, box in own.items():
         shown = [c for c in candidates if c.track_id == 40 + tid]
         assert len(shown) == 1 and iou(shown[0].xyxy, box) >= 0.99
+
+
+def test_a_phone_clip_stored_sideways_is_followed_as_it_is_shown(easy, tmp_path):
+    # a phone stores the picture as its sensor saw it plus a display matrix; the coach clicks on
+    # the picture as shown, so footy decodes, detects and follows in that orientation
+    path = tmp_path / "phone.mp4"
+    out = av.open(str(path), "w")
+    stream = out.add_stream("libx264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 360, 640, "yuv420p"
+    stream.options = {"crf": "18"}
+    stream.set_display_rotation(90)  # shown turned 90 degrees counterclockwise from how it is stored
+    for frame in iter_frames(easy.path):
+        stored = cv2.rotate(frame.image, cv2.ROTATE_90_CLOCKWISE)
+        for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+    out.close()
+    info = probe(path)
+    assert (info.width, info.height, info.rotation) == (640, 360, 90)
+    track = follow_target(path, 2.07, easy.truth[52][1], PitchDetector(), info=info, stride=2)
+    share, switches, _ = followed(easy, track, 1)
+    assert share >= 0.95 and switches == 0

@@ -6,6 +6,7 @@ import threading
 import wave
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -205,3 +206,48 @@ def test_prefetched_decoding_gives_the_same_frames_and_stops_cleanly(clip, tmp_p
         for _ in iter_decoded(cut, prefetch=2):
             pass
     assert err.value.code == "VIDEO_DECODE_ERROR" and err.value.details["frame_index"] > 10
+
+
+def _phone_clip(path, rotation: int, frames: int = 12) -> np.ndarray:
+    """A clip stored 64x32 as a sensor sees it (a white band on the left third, a grey band on the
+    top quarter) with a display matrix turning it ``rotation`` degrees counterclockwise, as a phone
+    writes it. Returns the stored picture."""
+    stored = np.zeros((32, 64, 3), np.uint8)
+    stored[:, :20] = 255
+    stored[:8, 20:] = 128
+    out = av.open(str(path), "w")
+    stream = out.add_stream("libx264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+    stream.options = {"crf": "10"}
+    stream.set_display_rotation(rotation)
+    for _ in range(frames):
+        for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+    out.close()
+    return stored
+
+
+@pytest.mark.parametrize("rotation,turned", [(90, np.rot90), (270, lambda a: np.rot90(a, -1)),
+                                              (180, lambda a: np.rot90(a, 2))])
+def test_a_phone_clip_is_read_the_way_it_is_shown(tmp_path, rotation, turned):
+    # a phone filming upright (or upside down) stores the picture sideways plus a display matrix:
+    # footy reads, previews and analyses the picture as a player shows it, never sideways
+    path = tmp_path / "phone.mp4"
+    shown = turned(_phone_clip(path, rotation))  # np.rot90 turns counterclockwise, as the matrix says
+    info = probe(path)
+    assert (info.width, info.height, info.rotation) == (shown.shape[1], shown.shape[0], rotation)
+    for image in (next(iter_frames(path)).image, frame_at(path, 0.2).image):
+        assert image.shape == shown.shape
+        assert np.abs(image.astype(int) - shown).mean() < 6
+    # scaled on the way (the analysis size), and as I420 for the spotlight clip: turned the same way
+    half = (info.width // 2, info.height // 2)
+    small = next(iter_frames(path, size=half)).image
+    assert np.abs(small.astype(int) - cv2.resize(shown, half, interpolation=cv2.INTER_AREA)).mean() < 8
+    i420 = next(iter_frames(path, pixel_format="yuv420p")).image
+    assert np.abs(cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420).astype(int) - shown).mean() < 8
+
+
+def test_a_clip_without_a_display_matrix_is_not_turned(clip):
+    assert probe(clip).rotation == 0
