@@ -231,7 +231,6 @@ def main(argv: list[str] | None = None) -> int:
             d = score_detection_and_tracking(scene, workdir)
             det_rows.append((name, d))
             all_ok &= d.recall >= 0.95
-        switches = 0
         scene_switches = []
         for anchor in start_anchors(len(scene.truth), args.starts):
             switches = 0

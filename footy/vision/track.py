@@ -763,11 +763,12 @@ class TargetFollower:
             w, h = det[2] - det[0], det[3] - det[1]
             # a merged blob, or a piece of one: not the player's own shape
             consistent = bool(_own_shape(w, h, self.size))
-            straddled = not (self.missed or self.occluded) and self._straddles(predicted, boxes, target_det)
+            fit = float(_iou_one(det, predicted[None])[0])
+            straddled = fit < 0.5 and not (self.missed or self.occluded) and \
+                self._straddles(predicted, np.delete(boxes, target_det, axis=0))
             trusted = not touching and consistent and own_choice and not straddled
             # brushing past someone: believe where it is, not how it moves
-            placed = not trusted and not shared and consistent and own_choice and \
-                float(_iou_one(det, predicted[None])[0]) >= 0.5
+            placed = not trusted and not shared and consistent and own_choice and fit >= 0.5
         everyone = np.vstack([predicted[None], others_pred]) if n_oth else predicted[None]
         crowded = set()
         for t, j in other_matches.items():
@@ -890,12 +891,12 @@ class TargetFollower:
             return None
         return j
 
-    def _straddles(self, predicted: np.ndarray, boxes: np.ndarray, j: int) -> bool:
-        """Whether the prediction lies across detection ``j`` and another one: ``j`` overlaps it
-        at IoU < 0.5 and another detection holds ``straddle_cover`` of its area or more."""
-        if self.s.straddle_cover <= 0 or len(boxes) < 2 or float(_iou_one(boxes[j], predicted[None])[0]) >= 0.5:
+    def _straddles(self, predicted: np.ndarray, rest: np.ndarray) -> bool:
+        """Whether one of the detections ``rest`` (all but the one the target took, which overlaps
+        the prediction at IoU < 0.5) holds ``straddle_cover`` of the prediction's area or more: the
+        prediction lies across the two."""
+        if self.s.straddle_cover <= 0 or not len(rest):
             return False
-        rest = np.delete(boxes, j, axis=0)
         iw = np.clip(np.minimum(rest[:, 2], predicted[2]) - np.maximum(rest[:, 0], predicted[0]), 0, None)
         ih = np.clip(np.minimum(rest[:, 3], predicted[3]) - np.maximum(rest[:, 1], predicted[1]), 0, None)
         area = max(1.0, float((predicted[2] - predicted[0]) * (predicted[3] - predicted[1])))

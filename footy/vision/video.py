@@ -354,7 +354,10 @@ class H264Writer:
     """MP4 with H.264 in yuv420p and the moov atom up front (faststart): plays in Chromium's <video>."""
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int, crf: int = 23,
-                 preset: str = "veryfast", threads: int | None = None, keyint: int | None = None):
+                 preset: str = "veryfast", threads: int | None = None, keyint: int | None = None,
+                 rotation: int = 0):
+        """``rotation``: a display matrix turning the picture that many degrees counterclockwise to
+        be shown, as a phone writes it (see ``turn``); the images written are the stored picture."""
         self.path = str(path)
         # yuv420p needs even dimensions
         self.width, self.height = width - width % 2, height - height % 2
@@ -363,6 +366,8 @@ class H264Writer:
         self._stream = self._container.add_stream("libx264", rate=rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
+        if rotation:
+            self._stream.set_display_rotation(rotation)
         if keyint:  # frames between keyframes (x264's default is 250)
             self._stream.codec_context.gop_size = int(keyint)
         options = {"crf": str(crf), "preset": preset}

@@ -487,7 +487,6 @@ def test_a_guess_a_teammate_track_took_is_not_the_target():
             assert len(follower.others.boxes) == 1 and iou(follower.others.boxes[0], box(303, 300)) >= 0.9
 
 
-
 def followed_past_a_wrong_split(settings: FollowerSettings | None = None):
     """The target runs up-left, seen on its own. On frame 10 a team-mate nobody tracked before
     comes out from behind it, a step in front, running down-left, and the detector cuts the pair

@@ -215,17 +215,9 @@ def _phone_clip(path, rotation: int, frames: int = 12) -> np.ndarray:
     stored = np.zeros((32, 64, 3), np.uint8)
     stored[:, :20] = 255
     stored[:8, 20:] = 128
-    out = av.open(str(path), "w")
-    stream = out.add_stream("libx264", rate=25)
-    stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
-    stream.options = {"crf": "10"}
-    stream.set_display_rotation(rotation)
-    for _ in range(frames):
-        for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")):
-            out.mux(packet)
-    for packet in stream.encode():
-        out.mux(packet)
-    out.close()
+    with H264Writer(path, 25, 64, 32, crf=10, rotation=rotation) as writer:
+        for _ in range(frames):
+            writer.write(stored)
     return stored
 
 
