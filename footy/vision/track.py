@@ -13,6 +13,7 @@ finds it again by kit and size (see ``TargetFollower._off_wide``).
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import queue
 import threading
@@ -438,6 +439,11 @@ class FollowerSettings:
     tentative_sec: float = 0.4
     tentative_overlap: float = 0.3  # IoU of the coasting box with such a detection
     velocity_smoothing: float = 0.7
+    # the player's motion at the click is not known from the click: each walk starts with the
+    # motion a follower of its own saw over this long on the other side of it (walking forward
+    # into a crossing just after the click, the player's motion before it tells who is who)
+    start_motion_sec: float = 0.8
+    start_motion_sightings: float = 0.3  # ...learned from this share of its frames at least
     # seen on its own last frame, its prediction now spread over two detections (this much of it
     # inside another one, while the one it took overlaps it at IoU < 0.5): the detector cut it in
     # two, or cut it and a neighbour at the wrong column, and neither box is its own, so it coasts
@@ -1166,17 +1172,39 @@ class _Chunk:
 _EARLY_DONE = object()
 
 
+class _Slot:
+    """One value passed between the walks' threads: the first given counts, ``take`` waits for it."""
+
+    def __init__(self):
+        self._given = threading.Event()
+        self._value = None
+
+    def give(self, value) -> None:
+        if not self._given.is_set():
+            self._value = value
+            self._given.set()
+
+    def take(self):
+        self._given.wait()
+        return self._value
+
+    @property
+    def given(self) -> bool:
+        return self._given.is_set()
+
+
 class _Handoff:
-    """What the forward walk passes to the backward walk beside it: first the frames it decodes
-    before the confirmed frame (the backward walk's first chunk), then the start of the follow
-    (the confirmed frame's observation, box, kit, ...), or None when there is none."""
+    """What the two walks pass each other: first the frames the forward walk decodes before the
+    confirmed frame (the backward walk's first chunk), then the start of the follow (the confirmed
+    frame's observation, box, kit, ...; None when there is none), then each walk's motion at the
+    start as a follower of its own saw it (``ahead``: forward's; ``behind``: backward's; None when
+    it saw none). Each side gives None on its way out, so the other never waits for nothing."""
 
     def __init__(self):
         self._early: queue.Queue = queue.Queue(maxsize=2 * _PREFETCH)
         self._early_closed = threading.Event()  # no more early frames are sent or taken
         self._early_ended = False  # the forward walk's side
-        self._given = threading.Event()
-        self._value = None
+        self.start, self.ahead, self.behind = _Slot(), _Slot(), _Slot()
 
     def end_early(self) -> None:
         """No more early frames (the forward walk reached the confirmed frame, or stopped)."""
@@ -1202,15 +1230,6 @@ class _Handoff:
     def early_done(self) -> None:
         """The backward walk takes no more early frames (the forward walk must not wait on it)."""
         self._early_closed.set()
-
-    def give(self, value) -> None:
-        if not self._given.is_set():  # the first value counts
-            self._value = value
-            self._given.set()
-
-    def take(self):
-        self._given.wait()
-        return self._value
 
 
 @dataclass
@@ -1261,8 +1280,35 @@ def _snap(obs: Observation, xyxy: np.ndarray) -> tuple[np.ndarray, float, int | 
     return xyxy, 1.0, None
 
 
-def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None, fps: float) -> TargetFollower:
+@dataclass(frozen=True)
+class StartMotion:
+    """A player's motion over the first frames of a walk from the confirmed frame, as a follower
+    of its own saw it: camera-compensated analysis pixels per analysed frame, in the direction it
+    walked, learned from ``sightings`` trusted sightings."""
+
+    velocity: np.ndarray
+    sightings: int
+
+    def reversed(self) -> StartMotion:
+        return StartMotion(-self.velocity, self.sightings)
+
+
+def clearer_motion(own: StartMotion | None, other: StartMotion | None, min_sightings: int) -> StartMotion | None:
+    """The motion a walk starts with: its own first frames' (walked once already) or the other
+    walk's, reversed, whichever was learned from more sightings (a crossing on one side of the
+    click hides the player there), and from ``min_sightings`` at least."""
+    best = max([m for m in (own, other and other.reversed()) if m is not None],
+               key=lambda m: m.sightings, default=None)
+    return best if best is not None and best.sightings >= min_sightings else None
+
+
+def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None, fps: float,
+                  motion: StartMotion | None = None) -> TargetFollower:
+    """The follower on the confirmed frame, moving with ``motion``'s velocity from the start if
+    given (a first sighting of its own still replaces it: ``velocity_smoothing`` starts at 0)."""
     follower = TargetFollower(box, kit, fps)
+    if motion is not None:
+        follower.velocity = motion.velocity.copy()
     cut_w, cut_h = _cut_sides(box, obs.width, obs.height)
     whole = [b for b in obs.boxes if not any(_cut_sides(b, obs.width, obs.height))]
     if cut_w != cut_h and len(whole) >= 3:
@@ -1277,6 +1323,35 @@ def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None
     others = [j for j in range(len(obs.boxes)) if j != target_det and _iou_one(box, obs.boxes[j:j + 1])[0] < 0.5]
     follower.others.update({}, obs.boxes, others, 0, 1)
     return follower
+
+
+def start_motion(start: tuple[Observation, np.ndarray, np.ndarray | None, int | None], fps: float,
+                 steps: Iterable[tuple[Observation, np.ndarray]]) -> StartMotion | None:
+    """The player's motion over the first ``steps`` (observation, camera motion from the frame
+    before it in walking order) of a walk from ``start`` (the confirmed frame's observation, box,
+    kit, detection), by a follower of its own; None when it never saw the player on its own."""
+    obs, box, kit, target_det = start
+    follower = _new_follower(obs, box, kit, target_det, fps)
+    for step_obs, motion in steps:
+        follower.step(step_obs, motion)
+    if not follower.trusted_count:
+        return None
+    return StartMotion(follower.velocity.copy(), follower.trusted_count)
+
+
+def _reversed_steps(observations: list[Observation], later_grey: tuple[np.ndarray, float] | None
+                    ) -> Iterator[tuple[Observation, np.ndarray]]:
+    """A backward chunk's observations in reverse, each with the camera motion to it from the
+    frame after it: the inverse of the forward motion stored on that frame, and across the seam
+    (from ``later_grey``, the small grey frame after the chunk) measured between the two."""
+    last = observations[-1]
+    if later_grey is not None and last.grey is not None and later_grey[0].shape == last.grey.shape:
+        motion_back = invert_motion(estimate_motion(last.grey, later_grey[0], last.grey_scale))
+    else:
+        motion_back = np.eye(2, 3)
+    for k in range(len(observations) - 1, -1, -1):
+        yield observations[k], motion_back
+        motion_back = invert_motion(observations[k].motion)
 
 
 def _to_source(points: list[TrackPoint], sx: float, sy: float, info: VideoInfo) -> list[TrackPoint]:
@@ -1369,47 +1444,66 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         finally:
             frames.close()
 
-    def walk_backward(det: Detector, handoff: _Handoff, early: bool,
-                      tick: Callable[[], None]) -> tuple[list[TrackPoint], VisionError | None]:
+    warm_steps = max(2, int(round(FollowerSettings.start_motion_sec * fps_analysed)))
+    min_sightings = max(2, int(round(FollowerSettings.start_motion_sightings * warm_steps)))
+
+    def walk_backward(det: Detector, handoff: _Handoff, early: bool, tick: Callable[[], None],
+                      chunk: _Chunk | None = None) -> tuple[list[TrackPoint], VisionError | None]:
         """Chunks of a few seconds ending at the confirmed frame, each walked in reverse; the first
         starts at ``first_chunk_sec``, as the forward walk's decoding does.
 
         Beside the forward walk (``early``), the first chunk is the frames the forward walk decodes
         on its way from the keyframe to the confirmed frame, observed here while it decodes them
         (nothing in a chunk's observations depends on the follower); so no frame is decoded twice.
-        The follower itself starts once the forward walk hands over the confirmed frame."""
-        chunk = None
+        The follower itself starts once the forward walk hands over the confirmed frame, and
+        walks once the two walks have told each other the player's motion on their side of it.
+        ``chunk``: the first chunk, when the forward walk in turn decoded it already for that."""
         try:
-            if early:
-                chunk = observe_chunk(det, handoff.early_frames(), first_chunk_sec)
+            try:
+                if early:
+                    chunk = observe_chunk(det, handoff.early_frames(), first_chunk_sec)
+            finally:
+                handoff.early_done()  # whatever happens here, the forward walk's decoder must not wait
+            return walk_back_from(det, handoff, chunk, tick)
         finally:
-            handoff.early_done()  # whatever happens here, the forward walk's decoder must not wait
-        start = handoff.take()
+            handoff.behind.give(None)  # no-op once given: nor must the forward walk's warm-up
+
+    def first_backward_chunk(det: Detector, start_index: int) -> _Chunk | None:
+        # the first chunk starts where the forward walk's decoding did
+        return decode_chunk(det, start_index, first_chunk_sec)
+
+    def motion_behind(start: tuple, chunk: _Chunk | None) -> StartMotion | None:
+        if chunk is None:
+            return None
+        start_obs, start_box, kit, start_det, _, later_grey, _ = start
+        steps = itertools.islice(_reversed_steps(chunk.observations, later_grey), warm_steps)
+        return start_motion((start_obs, start_box, kit, start_det), fps_analysed, steps)
+
+    def walk_back_from(det: Detector, handoff: _Handoff, chunk: _Chunk | None,
+                       tick: Callable[[], None]) -> tuple[list[TrackPoint], VisionError | None]:
+        start = handoff.start.take()
         if start is None:  # the forward walk found no start frame: nothing to walk back from
             return [], None
         start_obs, start_box, kit, start_det, start_index, later_grey, later_point = start
         backward: list[TrackPoint] = []
-        follower = _new_follower(start_obs, start_box, kit, start_det, fps_analysed)
         chunk_end_index = start_index  # frames before this one are still to do
         # later_grey: the frame just after the chunk, for the motion across the seam;
         # later_point: the box the spotlight interpolates to after the chunk's last analysed frame
         try:
+            if chunk is None and chunk_end_index > 0:
+                chunk = first_backward_chunk(det, chunk_end_index)
+            if not handoff.behind.given:  # (the forward walk in turn worked it out already)
+                handoff.behind.give(motion_behind(start, chunk))
+            motion = clearer_motion(handoff.behind.take(), handoff.ahead.take(), min_sightings)
+            follower = _new_follower(start_obs, start_box, kit, start_det, fps_analysed, motion)
             while chunk_end_index > 0:
-                if chunk is None:  # the first chunk starts where the forward walk's decoding did
-                    chunk = decode_chunk(det, chunk_end_index, None if backward else first_chunk_sec)
+                if chunk is None:
+                    chunk = decode_chunk(det, chunk_end_index)
                 if chunk is None:
                     break
                 observations = chunk.observations
-                # walking back, the motion from frame k+1 to frame k is the inverse of the forward
-                # motion stored on frame k+1; across the seam it is measured between the chunks
-                last = observations[-1]
-                if later_grey is not None and last.grey is not None and later_grey[0].shape == last.grey.shape:
-                    motion_back = invert_motion(estimate_motion(last.grey, later_grey[0], last.grey_scale))
-                else:
-                    motion_back = np.eye(2, 3)
-                for k in range(len(observations) - 1, -1, -1):
-                    backward.append(follower.step(observations[k], motion_back))
-                    motion_back = invert_motion(observations[k].motion)
+                for obs, motion_back in _reversed_steps(observations, later_grey):
+                    backward.append(follower.step(obs, motion_back))
                     tick()
                 if chunk.frames:
                     part = spotlight.part(chunk.frames[0][0])
@@ -1440,7 +1534,9 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     # release the GIL, so the two walks share the cores); progress is reported from this thread only
     forward: list[TrackPoint] = []
     camera = CameraMotion()
-    follower: TargetFollower | None = None
+    start: tuple | None = None  # handed to the backward walk on the confirmed frame
+    follower: TargetFollower | None = None  # ...and on the forward walk once the motions are told
+    ahead: list[Observation] = []  # the forward walk's first frames, walked once that is done
     handoff = _Handoff()
     backward_done = [0]
     pool = future = part = None
@@ -1456,6 +1552,30 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     key = keyframe_before(path, time_sec) if time_sec > 0 else None
     forward_from = first_chunk_sec if key is not None and first_chunk_sec >= key else time_sec
     early = parallel and twin is not None and forward_from < time_sec
+    first_chunk: _Chunk | None = None  # in turn: decoded by the forward walk, walked back after it
+
+    def start_forward() -> TargetFollower:
+        """The forward follower, once the walks have told each other the motion on their side."""
+        start_obs, start_box, kit, start_det = start[:4]
+        own = start_motion(start[:4], fps_analysed, ((obs, obs.motion) for obs in ahead))
+        handoff.ahead.give(own)
+        if future is None:  # in turn: the backward walk's side is worked out here, its chunk kept for it
+            nonlocal first_chunk
+            try:
+                first_chunk = first_backward_chunk(twin or detector, start[4]) if start[4] > 0 else None
+            except VisionError as exc:
+                if exc.code != "VIDEO_DECODE_ERROR":
+                    raise
+            handoff.behind.give(motion_behind(start, first_chunk))
+        motion = clearer_motion(own, handoff.behind.take(), min_sightings)
+        return _new_follower(start_obs, start_box, kit, start_det, fps_analysed, motion)
+
+    def walk_ahead(points: list[TrackPoint]) -> None:
+        forward.extend(points)
+        if part is not None:
+            for point in points:
+                part.add_point(point)
+
     try:
         if parallel and twin is not None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
@@ -1466,11 +1586,11 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 analysed = decoded.index % stride == 0
                 # before the confirmed time (as ``iter_decoded`` tells it), or the first analysed
                 # frame after it: the backward walk's
-                if follower is None and (not analysed or decoded.stamp_sec + 0.5 / info.fps < time_sec):
+                if start is None and (not analysed or decoded.stamp_sec + 0.5 / info.fps < time_sec):
                     if early:
                         handoff.send_early(decoded)
                     continue
-                if follower is None and spotlight is not None:
+                if start is None and spotlight is not None:
                     part = spotlight.part(decoded.index)
                 image, small = _convert(decoded, analysed, size, clip_size(decoded.index))
                 if small is not None:
@@ -1478,24 +1598,31 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 if not analysed:
                     continue
                 obs = _observe(image, decoded.index, decoded.time_sec, detector, camera)
-                if follower is None:
+                if start is None:
                     handoff.end_early()
                     result.start_image = to_bgr(decoded.frame, None)  # the heatmap's backdrop, for free
                     kit = kit_descriptor(image, target)
                     start_box, conf, start_det = _snap(obs, target)
-                    follower = _new_follower(obs, start_box, kit, start_det, fps_analysed)
-                    forward.append(TargetFollower._point(obs, start_box, conf))
-                    handoff.give((obs, start_box, kit, start_det, obs.frame_index, camera.last_grey, forward[0]))
+                    walk_ahead([TargetFollower._point(obs, start_box, conf)])
+                    start = (obs, start_box, kit, start_det, obs.frame_index, camera.last_grey, forward[0])
+                    handoff.start.give(start)
+                elif follower is None:
+                    ahead.append(obs)
+                    if len(ahead) >= warm_steps:
+                        follower = start_forward()
+                        walk_ahead([follower.step(o, o.motion) for o in ahead])
+                        ahead.clear()
                 else:
-                    forward.append(follower.step(obs, obs.motion))
-                if part is not None:
-                    part.add_point(forward[-1])
-                prog.done = len(forward) + backward_done[0] - 1
+                    walk_ahead([follower.step(obs, obs.motion)])
+                prog.done = len(forward) + len(ahead) + backward_done[0] - 1
                 prog.tick()
         except VisionError as exc:
             if exc.code != "VIDEO_DECODE_ERROR":
                 raise
             result.decode_error = exc
+        if start is not None and follower is None:  # the clip ended (or broke) within the warm-up
+            follower = start_forward()
+            walk_ahead([follower.step(o, o.motion) for o in ahead])
         if part is not None:
             part.close()  # the frames after the last analysed one (the end, or where it broke)
         if follower is None:  # nothing decodes from the confirmed frame on
@@ -1513,10 +1640,11 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         else:
             def tick() -> None:
                 prog.tick()
-            backward, backward_error = walk_backward(twin or detector, handoff, False, tick)
+            backward, backward_error = walk_backward(twin or detector, handoff, False, tick, first_chunk)
     finally:
-        handoff.end_early()  # no-op once ended; both release a backward walk still waiting
-        handoff.give(None)
+        handoff.end_early()  # no-op once ended; all release a backward walk still waiting
+        handoff.start.give(None)
+        handoff.ahead.give(None)
         if part is not None:
             part.close(drawn=False)  # no-op after the close above; drops the frames on an error
         if pool is not None:

@@ -77,6 +77,18 @@ def test_follow_target_through_same_kit_crossings(crossing):
     assert on_others == 0
 
 
+@pytest.mark.parametrize("start", [26, 80], ids=["crossing-just-after", "crossing-just-before"])
+def test_a_player_clicked_next_to_a_crossing_starts_with_its_motion_from_the_other_side(crossing, start):
+    # team-mate 3 passes behind player 1 at frame 30, team-mate 2 in front at frame 70, both in the
+    # same kit: walking into the crossing from a click four frames before it, the player's motion
+    # is not yet known, and who is who coming out of it is a coin toss (0.34 and 2 switches before).
+    # Each walk now starts with the motion a follower of its own saw on the other side of the click
+    track = follow_target(crossing.path, start / 25.0, crossing.truth[start][1], PitchDetector(), stride=2)
+    share, switches, on_others = followed(crossing, track, 1)
+    assert share >= 0.95
+    assert switches == 0
+
+
 def test_follow_target_backward_from_late_in_the_clip(easy):
     start = 90
     progress = []
@@ -148,6 +160,40 @@ def test_follow_target_with_no_start_frame_releases_the_backward_walk(easy, tmp_
     track = follow_target(cut, 3.5, easy.truth[87][1], PitchDetector(), info=probe(cut), stride=2)
     assert track.points == [] and track.decode_error.code == "VIDEO_DECODE_ERROR"
     assert not [t for t in threading.enumerate() if t.ident not in before and t.name.startswith("footy-")]
+
+
+class _BrokenCopy(PitchDetector):
+    """A detector whose copy (the backward walk's) fails on its first frame."""
+
+    broken = False
+
+    def __deepcopy__(self, memo):
+        twin = _BrokenCopy()
+        twin.broken = True
+        return twin
+
+    def detect(self, image):
+        if self.broken:
+            raise RuntimeError("the backward walk's detector broke")
+        return super().detect(image)
+
+
+def test_a_backward_walk_that_fails_does_not_leave_the_forward_walk_waiting_for_its_motion(easy):
+    # the forward walk waits for the motion the backward walk saw before the click: when the
+    # backward walk fails first, its error must come out, not a forward walk waiting for ever
+    outcome = []
+
+    def follow():
+        try:
+            follow_target(easy.path, 2.07, easy.truth[52][1], _BrokenCopy(), stride=2)
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=follow, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert [str(e) for e in outcome] == ["the backward walk's detector broke"]
 
 
 def test_follow_target_reports_not_visible_after_the_player_leaves(tmp_path):
