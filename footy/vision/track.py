@@ -1273,7 +1273,10 @@ def _snap(obs: Observation, xyxy: np.ndarray) -> tuple[np.ndarray, float, int | 
     if len(obs.boxes):
         ious = _iou_one(xyxy, obs.boxes)
         j = int(np.argmax(ious))
-        if ious[j] >= 0.7:
+        det = obs.boxes[j]
+        # a detection much bigger than the box is a blob the player is part of: not its shape
+        bigger = (det[2] - det[0]) > 1.15 * (xyxy[2] - xyxy[0]) or (det[3] - det[1]) > 1.15 * (xyxy[3] - xyxy[1])
+        if ious[j] >= 0.7 and not bigger:
             return obs.boxes[j].copy(), max(0.8, float(obs.confidences[j])), j
         if ious[j] >= 0.3:  # the user's box overlaps a blob that is not quite it: trust the user
             return xyxy, 1.0, j

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from footy.vision.track import FollowerSettings, Observation, TargetFollower
+from footy.vision.track import FollowerSettings, Observation, StartMotion, TargetFollower, _snap, clearer_motion
 
 from .boxes import iou
 
@@ -519,3 +519,32 @@ def test_a_player_seen_alone_is_not_dragged_onto_a_box_a_wrong_split_gave_beside
     assert all(iou(r, t) >= 0.5 for r, t in zip(reported, truth))
     reported, truth = followed_past_a_wrong_split(FollowerSettings(straddle_cover=0.0))
     assert sum(iou(r, t) >= 0.5 for r, t in zip(reported, truth)) <= 2
+
+
+def test_the_confirmed_box_snaps_to_its_detection_but_not_to_a_blob_it_is_part_of():
+    player = box(400, 300)
+    # the coach's box a little off the player's own detection: the detection is the better box
+    nudged = player + np.array([2.0, 3.0, 2.0, 3.0])
+    snapped, _, det = _snap(obs(0, [(player, RED), (box(700, 300), BLUE)]), nudged)
+    assert det == 0 and np.allclose(snapped, player)
+    # the coach's box on one player of a pair the detector sees as one wide box (IoU 0.74 with it):
+    # the blob is not the player's shape, the box the coach confirmed is (0.02 of one crossing
+    # start followed before, on the blob's shape)
+    pair = np.array([player[0], player[1], player[2] + 0.35 * W, player[3]])
+    snapped, confidence, det = _snap(obs(0, [(pair, RED)]), player)
+    assert iou(pair, player) >= 0.7
+    assert det == 0 and np.allclose(snapped, player) and confidence == 1.0
+
+
+def test_a_walk_starts_with_the_motion_seen_from_more_sightings_either_side_of_the_click():
+    ahead = StartMotion(np.array([3.0, 0.0]), sightings=4)
+    behind = StartMotion(np.array([-2.0, 0.5]), sightings=9)  # walking back: the player came from the left
+    # the other walk's motion, seen more clearly, reversed to this walk's direction
+    assert np.allclose(clearer_motion(ahead, behind, 3).velocity, [2.0, -0.5])
+    assert np.allclose(clearer_motion(behind, ahead, 3).velocity, [-2.0, 0.5])
+    # the walk's own first frames when they are the clearer side
+    assert np.allclose(clearer_motion(behind.reversed(), StartMotion(np.array([9.0, 9.0]), 2), 3).velocity,
+                       [2.0, -0.5])
+    # too few sightings either side, or none at all: no motion known at the start
+    assert clearer_motion(StartMotion(np.array([1.0, 0.0]), 2), None, 3) is None
+    assert clearer_motion(None, None, 3) is None
