@@ -80,9 +80,10 @@ def test_follow_target_through_same_kit_crossings(crossing):
 @pytest.mark.parametrize("start", [26, 80], ids=["crossing-just-after", "crossing-just-before"])
 def test_a_player_clicked_next_to_a_crossing_starts_with_its_motion_from_the_other_side(crossing, start):
     # team-mate 3 passes behind player 1 at frame 30, team-mate 2 in front at frame 70, both in the
-    # same kit: walking into the crossing from a click four frames before it, the player's motion
-    # is not yet known, and who is who coming out of it is a coin toss (0.34 and 2 switches before).
-    # Each walk now starts with the motion a follower of its own saw on the other side of the click
+    # same kit: walking into a crossing a few frames from the click, the player's motion is not yet
+    # known, and who is who coming out of it is a coin toss (before: 0.34 with a switch from frame
+    # 26, 0.94 with two from frame 80). Each walk now starts with the motion a follower of its own
+    # saw on the other side of the click
     track = follow_target(crossing.path, start / 25.0, crossing.truth[start][1], PitchDetector(), stride=2)
     share, switches, on_others = followed(crossing, track, 1)
     assert share >= 0.95
