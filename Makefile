@@ -8,7 +8,7 @@ export FLASK_APP := wsgi.py
 # where the browser tests leave their screenshots
 export FOOTY_SCREENSHOTS ?= $(CURDIR)/test-artifacts/screenshots
 
-.PHONY: run test install install-dev browser bench db clean honcho
+.PHONY: run test lint install install-dev browser bench db clean honcho
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,11 @@ honcho: install
 	$(BIN)/flask footy ensure-admin
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -p $(PORT) -c worker=$(WORKERS)
 
-test: install-dev browser
+# style (setup.cfg's [flake8]) first: a few seconds, and a finding fails the run like a test
+lint: install-dev
+	$(BIN)/flake8 footy tests bench wsgi.py
+
+test: lint browser
 	mkdir -p $(FOOTY_SCREENSHOTS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@echo "screenshots of the pages: $(FOOTY_SCREENSHOTS)"

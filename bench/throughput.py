@@ -1,7 +1,7 @@
 """Throughput: whole analyze_video fps against plain decode fps of the same 720p H.264 file.
 
     python bench/throughput.py                 # 25 s broadcast-like 720p clip (textured grass, pan, sensor noise)
-    python bench/throughput.py --clean         # the plain synthetic clip (flat colours: decode is unrealistically cheap)
+    python bench/throughput.py --clean         # the plain synthetic clip (flat colours: decoding it is unreal)
     python bench/throughput.py --profile       # plus a cProfile of the analysis, top functions by own time
 
 Plain decode = iterating every frame with ``video.iter_frames`` (PyAV, converted to a BGR ndarray

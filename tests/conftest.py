@@ -68,6 +68,7 @@ def app(tmp_path, redis_server):
         "FOOTY_QUEUE_PREFIX": f"test-{uuid.uuid4().hex[:8]}",  # each test its own queues
         "FOOTY_PREVIEW_FRAMES": 3,
     })
+
     def _fresh_g():
         # In production every request has its own app context, hence its own `g`. The tests keep one
         # context open around the test client, so the caller cached on `g` must be forgotten per request.

@@ -246,8 +246,8 @@ def test_target_payload_errors_name_the_field(api, prepared_job, payload, field)
 
 def confirmed(api, job):
     frame, track = pick(job)
-    api.post(f"/api/jobs/{job['job_id']}/pick-player", json={"frame_key": frame["frame_key"],
-                                                            "track_id": track["track_id"]})
+    api.post(f"/api/jobs/{job['job_id']}/pick-player",
+             json={"frame_key": frame["frame_key"], "track_id": track["track_id"]})
     res = api.post(f"/api/jobs/{job['job_id']}/target", json={"frame_key": frame["frame_key"], "bbox": track["bbox"]})
     assert res.status_code == 200
     return res.json["data"]

@@ -32,16 +32,16 @@ def test_upload_to_result_through_the_api(app, api, clip, tmp_path):
     assert len(ids) == len(set(ids)), "track ids are unique within the job"
 
     track = max(frame["tracks"], key=lambda t: t["bbox"]["h"])
-    res = api.post(f"/api/jobs/{job_id}/pick-player", json={"frame_key": frame["frame_key"],
-                                                           "track_id": track["track_id"]})
+    res = api.post(f"/api/jobs/{job_id}/pick-player",
+                   json={"frame_key": frame["frame_key"], "track_id": track["track_id"]})
     assert res.status_code == 200, res.json
     job = res.json["data"]
     assert job["progress"]["step"] == "WAITING_FOR_TARGET_CONFIRMATION"
     assert job["player_ref"]["track_id"] == track["track_id"]
     assert job["target"]["confirmed"] is False and job["target"]["bbox"] == track["bbox"]
 
-    res = api.post(f"/api/jobs/{job_id}/target", json={"frame_key": frame["frame_key"],
-                                                      "time_sec": frame["time_sec"], "bbox": track["bbox"]})
+    res = api.post(f"/api/jobs/{job_id}/target",
+                   json={"frame_key": frame["frame_key"], "time_sec": frame["time_sec"], "bbox": track["bbox"]})
     assert res.status_code == 200, res.json
     job = res.json["data"]
     assert job["status"] == "READY_TO_ENQUEUE" and job["target"]["confirmed"] is True

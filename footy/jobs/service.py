@@ -148,7 +148,8 @@ def create_job(user: User, upload, storage: Storage, enqueue_prepare) -> Job:
         except VisionError as exc:
             reason = exc.message.replace(str(tmp), original_name)  # never show the server's scratch path
             raise JobError("INVALID_VIDEO", f"The file is not a video footy can decode: {reason}", 400) from None
-        job = Job(id=new_id(), user_id=user.id, video_name=original_name, status=S.WAITING_FOR_SELECTION, step=Step.UPLOADED,
+        job = Job(id=new_id(), user_id=user.id, video_name=original_name, status=S.WAITING_FOR_SELECTION,
+                  step=Step.UPLOADED,
                   progress_message="Uploaded; waiting to extract preview frames",
                   video_info={"fps": info.fps, "frame_count": info.frame_count, "width": info.width,
                               "height": info.height, "duration_sec": info.duration_sec, "codec": info.codec})
@@ -466,7 +467,7 @@ def fail_stuck(older_than: timedelta) -> list[str]:
     """Jobs QUEUED or RUNNING with no news for too long are marked FAILED (WORKER_LOST)."""
     cutoff = utcnow() - older_than
     stuck = list(db.session.scalars(db.select(Job.id).where(Job.status.in_([S.QUEUED, S.RUNNING]),
-                                                             Job.updated_at < cutoff)))
+                                                            Job.updated_at < cutoff)))
     failed = [jid for jid in stuck if fail(jid, "WORKER_LOST", "No progress from the worker; the analysis was "
                                            "stopped. Start it again.")]
     return failed

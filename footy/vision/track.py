@@ -208,7 +208,6 @@ class CameraMotion:
         return _to_full_size(matrix, scale)
 
 
-
 def _corners(grey: np.ndarray) -> np.ndarray | None:
     return cv2.goodFeaturesToTrack(grey, maxCorners=80, qualityLevel=0.01, minDistance=10, blockSize=5)
 
@@ -468,8 +467,8 @@ class FollowerSettings:
     back_wide_sec: float = 4.0  # ...or this long of frames with over fallback_grass x the wide
     fallback_grass: float = 0.6  # shot's grass share, whatever the colours (the wide shot changed)
     cut_size: tuple = (0.6, 1.6)  # re-acquired after a cut: height vs the height before it
-    cut_radius: tuple = (1.5, 1.0, 4.0)  # ...or among team-mates within base + per second, at most cap
-                                          # (body heights from where it was last seen)
+    # ...or among team-mates within base + per second, at most cap (body heights from where it was last seen)
+    cut_radius: tuple = (1.5, 1.0, 4.0)
 
 
 class _Others:
@@ -722,7 +721,6 @@ class TargetFollower:
         claimed = set(other_matches.values()) | ({target_det} if target_det is not None else set())
         new_tracks = [j for j in range(n_det) if j not in claimed]
 
-        point: TrackPoint
         if lost:
             self.box = moved
             self.velocity[:] = 0
@@ -970,7 +968,7 @@ class TargetFollower:
         reach = self.s.gate + self.s.adopt_speed * self.anchor_age / self.fps
         # detections like the target's (kit and shape), and how far each is from its last sighting
         like = (gate_kits <= self.s.kit_gate) & _own_shape(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1],
-                                                            own_size)
+                                                           own_size)
         from_anchor = self._from_anchor(boxes)
         near = like & (from_anchor <= reach + 1.0)
         # detections held by tracks born before the last sighting: team-mates who were someone

@@ -45,8 +45,8 @@ def test_upload_pick_confirm_start_and_result_by_clicks(app, live_server, worker
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     size = long_clip.stat().st_size
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 20, "downloadThroughput": -1,
-                                                   "uploadThroughput": max(20_000, size // 3)})
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": max(20_000, size // 3)})
     page.set_input_files("#video-input", str(long_clip))
     page.click("#upload-btn")
     seen_percent, uploading_shot = set(), False
@@ -67,8 +67,8 @@ def test_upload_pick_confirm_start_and_result_by_clicks(app, live_server, worker
             break
         page.wait_for_timeout(100)
     page.wait_for_url(re.compile(r".*/jobs/[0-9a-f]{32}$"), timeout=60_000)
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                   "uploadThroughput": -1})
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
     assert any(0 < v < 100 for v in seen_percent), f"the upload bar moved: {sorted(seen_percent)}"
     job_id = page.url.rsplit("/", 1)[-1]
     expect(page.locator("#progress")).to_be_visible()
@@ -178,7 +178,8 @@ def test_upload_pick_confirm_start_and_result_by_clicks(app, live_server, worker
     def _progress_state():
         state = page.evaluate("""() => {
             const q = (s) => document.querySelector(s);
-            return {done: !!q('#overall-score'), percent: q('[data-field=percent]') ? q('[data-field=percent]').textContent : null,
+            return {done: !!q('#overall-score'),
+                    percent: q('[data-field=percent]') ? q('[data-field=percent]').textContent : null,
                     eta: q('[data-field=eta]') ? q('[data-field=eta]').textContent : ''};
         }""")
         if state["done"]:

@@ -21,7 +21,7 @@ NUMBERS = st.one_of(st.integers(), st.integers(min_value=-(10 ** 400), max_value
                     st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([2 ** 63, -2 ** 63 - 1, 1e308]))
 SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=50), HOSTILE_STRINGS)
 JSON = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=5),
-                                                      st.dictionaries(st.text(max_size=10), inner, max_size=5)),
+                                                     st.dictionaries(st.text(max_size=10), inner, max_size=5)),
                     max_leaves=12)
 BBOX = st.fixed_dictionaries({k: st.one_of(NUMBERS, SCALARS) for k in "xywh"})
 PAYLOAD = st.one_of(
@@ -122,7 +122,8 @@ def test_well_shaped_payloads_with_hostile_values_never_break_a_route(world, dat
 
 
 def test_a_number_too_big_for_a_float_is_a_400_not_a_500(world):
-    body = '{"frame_key": "jobs/%s/frames/frame_0001.jpg", "time_sec": 1%s, "bbox": {"x": 0, "y": 0, "w": 0.1, "h": 0.1}}'
+    body = ('{"frame_key": "jobs/%s/frames/frame_0001.jpg", "time_sec": 1%s, '
+            '"bbox": {"x": 0, "y": 0, "w": 0.1, "h": 0.1}}')
     res = world.app.test_client().post(f"/api/jobs/{world.job_b}/target", data=body % (world.job_b, "0" * 400),
                                        content_type="application/json",
                                        headers={"Authorization": f"Bearer {world.tokens['B']}"})

@@ -356,7 +356,6 @@ def test_inside_a_detection_of_its_own_shape_the_box_shown_moves_up_or_down_into
     assert all(r is not None and iou(r, t) >= 0.9 for r, t in zip(reported, truth))
 
 
-
 def test_inside_a_blob_of_two_the_box_shown_stays_where_predicted():
     """The same, but the detection the target is in is twice a player's height (it and someone
     behind it, one blob) and ends above where it stands: the target may be either part, so the

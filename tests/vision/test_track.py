@@ -228,7 +228,6 @@ def test_decode_error_midway_keeps_what_was_tracked(easy, tmp_path):
     assert share >= 0.9 and switches == 0
 
 
-
 def test_candidate_track_ids_are_the_trackers_own_shifted(easy):
     """ByteTrack counts its ids from 0 (-1: not confirmed): id k is shown as first_track_id + k,
     the tracker's id 0 included (it once got a fresh id like an unconfirmed detection)."""

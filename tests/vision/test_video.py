@@ -222,7 +222,7 @@ def _phone_clip(path, rotation: int, frames: int = 12) -> np.ndarray:
 
 
 @pytest.mark.parametrize("rotation,turned", [(90, np.rot90), (270, lambda a: np.rot90(a, -1)),
-                                              (180, lambda a: np.rot90(a, 2))])
+                                             (180, lambda a: np.rot90(a, 2))])
 def test_a_phone_clip_is_read_the_way_it_is_shown(tmp_path, rotation, turned):
     # a phone filming upright (or upside down) stores the picture sideways plus a display matrix:
     # footy reads, previews and analyses the picture as a player shows it, never sideways
