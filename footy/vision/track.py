@@ -1171,7 +1171,8 @@ _EARLY_DONE = object()
 
 
 class _Slot:
-    """One value passed between the walks' threads: the first given counts, ``take`` waits for it."""
+    """One value passed between the walks' threads: the first given counts, ``take`` waits for it.
+    Each slot has one writing thread (its side gives the value, then None on its way out)."""
 
     def __init__(self):
         self._given = threading.Event()
@@ -1266,15 +1267,29 @@ def _claim_guesses(predicted: np.ndarray, guesses: np.ndarray, matched: set[int]
     return out
 
 
+def _player_aspect(obs: Observation) -> float | None:
+    """Width over height of the players in full view on the frame (the median; None under three)."""
+    whole = [b for b in obs.boxes if not any(_cut_sides(b, obs.width, obs.height))]
+    if len(whole) < 3:
+        return None
+    return float(np.median([(b[2] - b[0]) / max(1.0, b[3] - b[1]) for b in whole]))
+
+
 def _snap(obs: Observation, xyxy: np.ndarray) -> tuple[np.ndarray, float, int | None]:
-    """The confirmed box snapped to the detection it clearly is on the start frame (if any)."""
+    """The confirmed box snapped to the detection it clearly is on the start frame (if any), unless
+    that detection is the player and a neighbour: over 1.15 x the box's width and 1.15 x as wide for
+    its height as the players in full view (side by side), or over 1.15 x its height and as much
+    narrower for it (one behind the other). A box drawn tighter than the player has a detection of
+    a player's shape round it, and snaps to it: the follower has to know the player's full size."""
     if len(obs.boxes):
         ious = _iou_one(xyxy, obs.boxes)
         j = int(np.argmax(ious))
         det = obs.boxes[j]
-        # a detection much bigger than the box is a blob the player is part of: not its shape
-        bigger = (det[2] - det[0]) > 1.15 * (xyxy[2] - xyxy[0]) or (det[3] - det[1]) > 1.15 * (xyxy[3] - xyxy[1])
-        if ious[j] >= 0.7 and not bigger:
+        aspect = _player_aspect(obs)
+        dw, dh = det[2] - det[0], max(1.0, det[3] - det[1])
+        pair = aspect is not None and (dw > 1.15 * (xyxy[2] - xyxy[0]) and dw / dh > 1.15 * aspect or
+                                       dh > 1.15 * (xyxy[3] - xyxy[1]) and dw / dh < aspect / 1.15)
+        if ious[j] >= 0.7 and not pair:
             return obs.boxes[j].copy(), max(0.8, float(obs.confidences[j])), j
         if ious[j] >= 0.3:  # the user's box overlaps a blob that is not quite it: trust the user
             return xyxy, 1.0, j
@@ -1306,17 +1321,16 @@ def clearer_motion(own: StartMotion | None, other: StartMotion | None, min_sight
 def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None, fps: float,
                   motion: StartMotion | None = None) -> TargetFollower:
     """The follower on the confirmed frame, moving with ``motion``'s velocity from the start if
-    given (a first sighting of its own still replaces it: ``velocity_smoothing`` starts at 0)."""
+    given (its first sighting of its own counts half, as for any follower: ``velocity_smoothing``)."""
     follower = TargetFollower(box, kit, fps)
     if motion is not None:
         follower.velocity = motion.velocity.copy()
     cut_w, cut_h = _cut_sides(box, obs.width, obs.height)
-    whole = [b for b in obs.boxes if not any(_cut_sides(b, obs.width, obs.height))]
-    if cut_w != cut_h and len(whole) >= 3:
+    aspect = _player_aspect(obs)
+    if cut_w != cut_h and aspect is not None:
         # clicked at the frame's border, the box is narrower (or shorter) than the player: its
         # shape is not the player's, and the whole player walking in would not fit it. The cut-off
         # side is made up from the other by the aspect of the players in full view
-        aspect = float(np.median([(b[2] - b[0]) / max(1.0, b[3] - b[1]) for b in whole]))
         w, h = follower.size
         follower.size = np.array([max(w, aspect * h), h] if cut_w else [w, max(h, w / max(0.05, aspect))])
     follower.note_wide(obs)  # the player was clicked on the wide shot
@@ -1555,20 +1569,28 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     early = parallel and twin is not None and forward_from < time_sec
     first_chunk: _Chunk | None = None  # in turn: decoded by the forward walk, walked back after it
 
+    def tell_ahead() -> None:
+        """The forward walk's side: the motion over its first ``warm_steps`` frames (or all there are)."""
+        if not handoff.ahead.given:
+            steps = ((obs, obs.motion) for obs in ahead[:warm_steps])
+            handoff.ahead.give(start_motion(start[:4], fps_analysed, steps))
+
     def start_forward() -> TargetFollower:
         """The forward follower, once the walks have told each other the motion on their side."""
+        nonlocal first_chunk
         start_obs, start_box, kit, start_det = start[:4]
-        own = start_motion(start[:4], fps_analysed, ((obs, obs.motion) for obs in ahead))
-        handoff.ahead.give(own)
-        if future is None:  # in turn: the backward walk's side is worked out here, its chunk kept for it
-            nonlocal first_chunk
+        tell_ahead()
+        if future is None:
+            # in turn: the backward walk's side is worked out here, and its first chunk kept for it
+            # (the frames a parallel backward walk would hold now; an ONNX detector would take long
+            # to see them twice)
             try:
                 first_chunk = first_backward_chunk(twin or detector, start[4]) if start[4] > 0 else None
             except VisionError as exc:
                 if exc.code != "VIDEO_DECODE_ERROR":
                     raise
             handoff.behind.give(motion_behind(start, first_chunk))
-        motion = clearer_motion(own, handoff.behind.take(), min_sightings)
+        motion = clearer_motion(handoff.ahead.take(), handoff.behind.take(), min_sightings)
         return _new_follower(start_obs, start_box, kit, start_det, fps_analysed, motion)
 
     def walk_ahead(points: list[TrackPoint]) -> None:
@@ -1610,9 +1632,13 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 elif follower is None:
                     ahead.append(obs)
                     if len(ahead) >= warm_steps:
-                        follower = start_forward()
-                        walk_ahead([follower.step(o, o.motion) for o in ahead])
-                        ahead.clear()
+                        tell_ahead()
+                        # beside the backward walk, frames are analysed on (not walked) until it has
+                        # told its side: it may have a whole chunk to decode first
+                        if future is None or handoff.behind.given:
+                            follower = start_forward()
+                            walk_ahead([follower.step(o, o.motion) for o in ahead])
+                            ahead.clear()
                 else:
                     walk_ahead([follower.step(obs, obs.motion)])
                 prog.done = len(forward) + len(ahead) + backward_done[0] - 1

@@ -530,9 +530,21 @@ def test_the_confirmed_box_snaps_to_its_detection_but_not_to_a_blob_it_is_part_o
     # the blob is not the player's shape, the box the coach confirmed is (0.02 of one crossing
     # start followed before, on the blob's shape)
     pair = np.array([player[0], player[1], player[2] + 0.35 * W, player[3]])
-    snapped, confidence, det = _snap(obs(0, [(pair, RED)]), player)
+    elsewhere = [(box(100 + 60 * k, 500), BLUE) for k in range(3)]  # how wide players are here
+    snapped, confidence, det = _snap(obs(0, [(pair, RED)] + elsewhere), player)
     assert iou(pair, player) >= 0.7
     assert det == 0 and np.allclose(snapped, player) and confidence == 1.0
+    # ...nor to the player and one behind it, taller than a player for its width
+    stack = np.array([player[0], player[1] - 0.3 * H, player[2], player[3]])
+    snapped, _, det = _snap(obs(0, [(stack, RED)] + elsewhere), player)
+    assert iou(stack, player) >= 0.7
+    assert det == 0 and np.allclose(snapped, player)
+    # a box drawn a fifth shorter than the player (its feet kept) still snaps to its detection: the
+    # follower must know the player's full size, or its own detections look too tall for it
+    tight = player + np.array([0.0, 0.2 * H, 0.0, 0.0])
+    snapped, _, det = _snap(obs(0, [(player, RED)] + elsewhere), tight)
+    assert iou(player, tight) >= 0.7
+    assert det == 0 and np.allclose(snapped, player)
 
 
 def test_a_walk_starts_with_the_motion_seen_from_more_sightings_either_side_of_the_click():

@@ -105,11 +105,14 @@ def test_follow_target_backward_from_late_in_the_clip(easy):
     assert all(0.0 <= p.confidence <= 1.0 for p in track.points)
 
 
-@pytest.mark.parametrize("gop", [None, 25], ids=["one-keyframe", "keyframe-every-second"])
-def test_follow_target_backward_on_a_thread_or_in_turn_gives_the_same_track(easy, tmp_path, gop):
+@pytest.mark.parametrize("gop,start", [(None, 52), (25, 52), (25, 50)],
+                         ids=["one-keyframe", "keyframe-every-second", "clicked-on-a-keyframe"])
+def test_follow_target_backward_on_a_thread_or_in_turn_gives_the_same_track(easy, tmp_path, gop, start):
     # on a thread, the backward walk is handed the frames the forward walk decodes before the
     # confirmed one; in turn it decodes them itself: the chunks, the detector it starts with and so
-    # the track are the same (2.07 s: the keyframe at 2 s is too close to start a chunk at)
+    # the track are the same (2.07 s: the keyframe at 2 s is too close to start a chunk at). Clicked
+    # on a keyframe, the forward walk decodes nothing before it: the backward walk decodes its first
+    # chunk while the forward walk goes on analysing, and waits for its motion before walking
     path = easy.path
     if gop:
         path = tmp_path / "gop.mp4"
@@ -119,7 +122,8 @@ def test_follow_target_backward_on_a_thread_or_in_turn_gives_the_same_track(easy
     tracks = {}
     for parallel in (True, False):
         progress = []
-        tracks[parallel] = follow_target(path, 2.07, easy.truth[52][1], PitchDetector(), stride=2,
+        time_sec = 2.07 if start == 52 else start / 25.0
+        tracks[parallel] = follow_target(path, time_sec, easy.truth[start][1], PitchDetector(), stride=2,
                                          progress=progress.append, parallel=parallel)
         assert progress and progress[-1] == 1.0 and progress == sorted(progress)
         assert [p.frame_index for p in tracks[parallel].points] == list(range(0, 100, 2))
