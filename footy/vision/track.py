@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
@@ -366,6 +366,15 @@ def _observe(image: np.ndarray, frame_index: int, time_sec: float, detector: Det
                        boxes[guess], [k for k, g in zip(kits, guess) if g], conf[guess])
 
 
+def _intersection_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Area of one box's intersection with each of ``boxes`` (float64)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    others = boxes.astype(np.float64, copy=False)
+    inter_w = np.clip(np.minimum(x2, others[:, 2]) - np.maximum(x1, others[:, 0]), 0.0, None)
+    inter_h = np.clip(np.minimum(y2, others[:, 3]) - np.maximum(y1, others[:, 1]), 0.0, None)
+    return inter_w * inter_h
+
+
 def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """IoU of one box with each of ``boxes``: ``sv.box_iou_batch``'s arithmetic (float64, float32
     out, 0 against an empty box) without its set-up, which was a quarter of the follower's time."""
@@ -373,9 +382,7 @@ def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         return np.empty(0)
     x1, y1, x2, y2 = (float(v) for v in box)
     others = boxes.astype(np.float64, copy=False)
-    inter_w = np.clip(np.minimum(x2, others[:, 2]) - np.maximum(x1, others[:, 0]), 0.0, None)
-    inter_h = np.clip(np.minimum(y2, others[:, 3]) - np.maximum(y1, others[:, 1]), 0.0, None)
-    inter = inter_w * inter_h
+    inter = _intersection_one(box, others)
     union = (x2 - x1) * (y2 - y1) + (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1]) - inter
     out = np.zeros(len(others), np.float32)
     np.divide(inter, union, out=out, where=union > 0)
@@ -901,10 +908,8 @@ class TargetFollower:
         prediction lies across the two."""
         if self.s.straddle_cover <= 0 or not len(rest):
             return False
-        iw = np.clip(np.minimum(rest[:, 2], predicted[2]) - np.maximum(rest[:, 0], predicted[0]), 0, None)
-        ih = np.clip(np.minimum(rest[:, 3], predicted[3]) - np.maximum(rest[:, 1], predicted[1]), 0, None)
         area = max(1.0, float((predicted[2] - predicted[0]) * (predicted[3] - predicted[1])))
-        return float((iw * ih).max()) / area >= self.s.straddle_cover
+        return float(_intersection_one(predicted, rest).max()) / area >= self.s.straddle_cover
 
     def _inside_blob(self, predicted: np.ndarray, det: np.ndarray) -> np.ndarray:
         """The part of a merged blob the target is in: the predicted box moved sideways the least
@@ -1340,13 +1345,23 @@ def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None
     return follower
 
 
-def start_motion(start: tuple[Observation, np.ndarray, np.ndarray | None, int | None], fps: float,
-                 steps: Iterable[tuple[Observation, np.ndarray]]) -> StartMotion | None:
+class _Start(NamedTuple):
+    """The confirmed frame, as the forward walk hands it to the backward walk."""
+
+    obs: Observation
+    box: np.ndarray  # the confirmed box, snapped (analysis pixels)
+    kit: np.ndarray | None
+    det: int | None  # the detection it is on
+    index: int  # its frame index
+    later_grey: tuple[np.ndarray, float] | None  # its small grey image, for the motion across the seam
+    later_point: TrackPoint  # its point, which the spotlight interpolates to after the first chunk
+
+
+def start_motion(start: _Start, fps: float, steps: Iterable[tuple[Observation, np.ndarray]]) -> StartMotion | None:
     """The player's motion over the first ``steps`` (observation, camera motion from the frame
-    before it in walking order) of a walk from ``start`` (the confirmed frame's observation, box,
-    kit, detection), by a follower of its own; None when it never saw the player on its own."""
-    obs, box, kit, target_det = start
-    follower = _new_follower(obs, box, kit, target_det, fps)
+    before it in walking order) of a walk from ``start``, by a follower of its own; None when it
+    never saw the player on its own."""
+    follower = _new_follower(start.obs, start.box, start.kit, start.det, fps)
     for step_obs, motion in steps:
         follower.step(step_obs, motion)
     if not follower.trusted_count:
@@ -1483,16 +1498,11 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         finally:
             handoff.behind.give(None)  # no-op once given: nor must the forward walk's warm-up
 
-    def first_backward_chunk(det: Detector, start_index: int) -> _Chunk | None:
-        # the first chunk starts where the forward walk's decoding did
-        return decode_chunk(det, start_index, first_chunk_sec)
-
-    def motion_behind(start: tuple, chunk: _Chunk | None) -> StartMotion | None:
+    def motion_behind(start: _Start, chunk: _Chunk | None) -> StartMotion | None:
         if chunk is None:
             return None
-        start_obs, start_box, kit, start_det, _, later_grey, _ = start
-        steps = itertools.islice(_reversed_steps(chunk.observations, later_grey), warm_steps)
-        return start_motion((start_obs, start_box, kit, start_det), fps_analysed, steps)
+        steps = itertools.islice(_reversed_steps(chunk.observations, start.later_grey), warm_steps)
+        return start_motion(start, fps_analysed, steps)
 
     def walk_back_from(det: Detector, handoff: _Handoff, chunk: _Chunk | None,
                        tick: Callable[[], None]) -> tuple[list[TrackPoint], VisionError | None]:
@@ -1505,8 +1515,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         # later_grey: the frame just after the chunk, for the motion across the seam;
         # later_point: the box the spotlight interpolates to after the chunk's last analysed frame
         try:
-            if chunk is None and chunk_end_index > 0:
-                chunk = first_backward_chunk(det, chunk_end_index)
+            if chunk is None and chunk_end_index > 0:  # it starts where the forward walk's decoding did
+                chunk = decode_chunk(det, chunk_end_index, first_chunk_sec)
             if not handoff.behind.given:  # (the forward walk in turn worked it out already)
                 handoff.behind.give(motion_behind(start, chunk))
             motion = clearer_motion(handoff.behind.take(), handoff.ahead.take(), min_sightings)
@@ -1549,7 +1559,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     # release the GIL, so the two walks share the cores); progress is reported from this thread only
     forward: list[TrackPoint] = []
     camera = CameraMotion()
-    start: tuple | None = None  # handed to the backward walk on the confirmed frame
+    start: _Start | None = None  # handed to the backward walk on the confirmed frame
     follower: TargetFollower | None = None  # ...and on the forward walk once the motions are told
     ahead: list[Observation] = []  # the forward walk's first frames, walked once that is done
     handoff = _Handoff()
@@ -1573,25 +1583,24 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         """The forward walk's side: the motion over its first ``warm_steps`` frames (or all there are)."""
         if not handoff.ahead.given:
             steps = ((obs, obs.motion) for obs in ahead[:warm_steps])
-            handoff.ahead.give(start_motion(start[:4], fps_analysed, steps))
+            handoff.ahead.give(start_motion(start, fps_analysed, steps))
 
     def start_forward() -> TargetFollower:
         """The forward follower, once the walks have told each other the motion on their side."""
         nonlocal first_chunk
-        start_obs, start_box, kit, start_det = start[:4]
         tell_ahead()
         if future is None:
             # in turn: the backward walk's side is worked out here, and its first chunk kept for it
             # (the frames a parallel backward walk would hold now; an ONNX detector would take long
             # to see them twice)
             try:
-                first_chunk = first_backward_chunk(twin or detector, start[4]) if start[4] > 0 else None
+                first_chunk = decode_chunk(twin or detector, start.index, first_chunk_sec) if start.index > 0 else None
             except VisionError as exc:
                 if exc.code != "VIDEO_DECODE_ERROR":
                     raise
             handoff.behind.give(motion_behind(start, first_chunk))
         motion = clearer_motion(handoff.ahead.take(), handoff.behind.take(), min_sightings)
-        return _new_follower(start_obs, start_box, kit, start_det, fps_analysed, motion)
+        return _new_follower(start.obs, start.box, start.kit, start.det, fps_analysed, motion)
 
     def walk_ahead(points: list[TrackPoint]) -> None:
         forward.extend(points)
@@ -1627,7 +1636,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                     kit = kit_descriptor(image, target)
                     start_box, conf, start_det = _snap(obs, target)
                     walk_ahead([TargetFollower._point(obs, start_box, conf)])
-                    start = (obs, start_box, kit, start_det, obs.frame_index, camera.last_grey, forward[0])
+                    start = _Start(obs, start_box, kit, start_det, obs.frame_index, camera.last_grey, forward[0])
                     handoff.start.give(start)
                 elif follower is None:
                     ahead.append(obs)
