@@ -26,6 +26,10 @@ class Detector(Protocol):
 # but inferred from what was left of a crowd's blob); such boxes never score over GUESS_CONFIDENCE
 GUESSED = "guessed"
 GUESS_CONFIDENCE = 0.45
+# a part of a split, against a player's height (and width) where it stands: under FRAGMENT tall no
+# player; under PARTIAL tall, a player's legs and shorts made up to its height, or a limb when
+# under LIMB wide (0.45: no true box lost at seed 0; 0.5 drops green_kit legs)
+FRAGMENT, PARTIAL, LIMB = 0.35, 0.7, 0.45
 
 
 def guessed(detections: sv.Detections) -> np.ndarray:
@@ -332,16 +336,11 @@ class PitchDetector:
                 bw, bh = bx2 - bx1, by2 - by1
                 if bh < min_h or bw < 2 or part_fill < 0.2:
                     continue
-                partial = False
-                if self.sizes.ready:
-                    expected = float(self.sizes.expected(by2 / hgt)) * hgt
-                    if bh < 0.35 * expected:
-                        continue  # a fragment: a bit of line, a head, a ball
-                    if bh < 0.7 * expected and bw <= 1.3 * self.sizes.aspect * expected and by2 < hgt - 1:
-                        # legs and shorts under a shirt the colour of the grass (or hidden): the
-                        # player stands on these feet, as tall as players stand there
-                        by1 = by2 - expected
-                        bh, partial = expected, True
+                standing = self._standing(bx1, by1, bx2, by2, hgt)
+                if standing is None:
+                    continue
+                by1, partial = standing
+                bh = by2 - by1
                 ratio = bw / bh
                 # a standing player is ~0.3-0.6 as wide as tall
                 shape_score = float(np.exp(-((ratio - 0.42) / 0.3) ** 2))
@@ -366,6 +365,26 @@ class PitchDetector:
         if not boxes:
             return np.empty((0, 4)), np.empty(0), np.empty(0, bool)
         return np.array(boxes, dtype=np.float64), np.array(confs, dtype=np.float64), np.array(guesses, bool)
+
+    def _standing(self, x1: float, y1: float, x2: float, y2: float, frame_h: int) -> tuple[float, bool] | None:
+        """A part of a split as a standing player: (its top, whether that was made up), or None
+        when it is no player. Under ``FRAGMENT`` of a player's height where it stands it is a bit
+        of line, a head, a ball. Under ``PARTIAL`` it is the legs and shorts under a shirt the
+        colour of the grass (or a player's hidden top): the player stands on these feet, as tall
+        as players stand there; unless it is narrower than ``LIMB`` of a player's width, then it is
+        an arm or a leg the split cut off its body (lifelike runners: nine in ten such parts)."""
+        if not self.sizes.ready:
+            return y1, False
+        expected = float(self.sizes.expected(y2 / frame_h)) * frame_h
+        h, w = y2 - y1, x2 - x1
+        if h < FRAGMENT * expected:
+            return None
+        if h < PARTIAL * expected:
+            if w < LIMB * self.sizes.aspect * expected:
+                return None
+            if w <= 1.3 * self.sizes.aspect * expected and y2 < frame_h - 1:
+                return y2 - expected, True
+        return y1, False
 
     @staticmethod
     def _strip_lines(blob: np.ndarray, x0: int, y0: int, expected: float | None = None

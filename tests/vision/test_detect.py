@@ -248,6 +248,17 @@ def test_legs_and_shorts_under_a_grass_coloured_shirt_are_one_player():
     assert [p[:4] for p in parts] == [(200, 300, 218, 318)]
 
 
+def test_a_short_part_is_a_player_s_legs_when_it_is_as_wide_as_them_and_no_player_when_thin():
+    """A split's part shorter than 0.7 players: legs and shorts as wide as a player's stand for the
+    whole player (made up to its height); a thin one is an arm or a leg the split cut off a
+    running body, and a box made up over it would be no one's (lifelike seed 0: 74 such boxes)."""
+    det = sized_detector(40.0)  # 0.42 x 40 = 16.8 px wide
+    assert det._standing(100, 300, 115, 320, 360) == (280, True)    # legs and shorts: 40 tall now
+    assert det._standing(100, 300, 105, 320, 360) is None           # 5 px wide: a limb
+    assert det._standing(100, 310, 115, 320, 360) is None           # 10 px tall: a fragment
+    assert det._standing(100, 280, 117, 320, 360) == (280, False)   # a whole player as it is
+
+
 def test_generated_truth_says_how_much_of_each_player_is_in_sight(tmp_path):
     """The accuracy benchmark's recall65 rests on this: a player alone is wholly in sight, one
     straight behind a nearer player of its size only by what shows above it."""
