@@ -176,13 +176,14 @@ def test_a_player_behind_and_beside_another_is_split_in_two():
     assert iou.max(axis=1).min() >= 0.6
 
 
-@pytest.mark.parametrize("behind, aside", [(30, 0), (16, 6), (12, 10)])
+@pytest.mark.parametrize("behind, aside", [(30, 0), (16, 6), (12, 10), (8, 8)])
 def test_a_player_partly_hidden_behind_another_gets_its_own_box(tmp_path, behind, aside):
     """Generated frames: a far player ``behind`` px up the pitch and ``aside`` px to the right of
     a near one in the same kit, so their pixels make one blob, plus five players alone (the size
     model). Straight behind (30, 0) the blob is cut at a row and the far player's box hangs from
     its head as tall as a player (its legs are hidden); beside as well, the blob is split as one
-    behind and beside the other. Each of the two gets a box of its own."""
+    behind and beside the other, down to a step behind (8, 8: a fifth of a height, once taken
+    for one player). Each of the two gets a box of its own."""
     h = 40.0
     players = [PlayerSpec(1, "red", (320 + aside, 230 - behind), (0, 0), h),
                PlayerSpec(2, "red", (320, 230), (0, 0), h)]
