@@ -465,8 +465,8 @@ class FollowerSettings:
     adopt_clear: float = 1.0  # body heights further from the sighting than the newcomer: no rival
     others_max_missed_sec: float = 0.6
     # a young track on the target's detection is the target all along only if its feet are at most
-    # this much of a height lower than the target's (nearer the camera): a team-mate passing in
-    # front of it is (crossing, 24 follows: 0.634 -> 0.660)
+    # this much of a height lower than the target's predicted feet (a tolerance, not a switch): one
+    # clearly nearer the camera is a team-mate passing in front (crossing, 24 follows: 0.634 -> 0.660)
     absorb_nearer: float = 0.08
     # a confirmed box narrower than this x the players in full view are for its height is a piece
     # of the player (a split cut it; held-out seed 6 match player 6: a box 0.67 of it wide, 0.10
@@ -772,8 +772,8 @@ class TargetFollower:
                 where_expected = _iou_one(predicted, others_pred) >= 0.4
                 # ...and do not stand nearer the camera than the target: a second track on the
                 # target itself cannot, a team-mate passing in front of it does
-                behind = others_pred[:, 3] - predicted[3] <= self.s.absorb_nearer * self.size[1]
-                absorbed = young & behind & (overlap >= 0.3) & \
+                not_nearer = others_pred[:, 3] - predicted[3] <= self.s.absorb_nearer * self.size[1]
+                absorbed = young & not_nearer & (overlap >= 0.3) & \
                     np.where(self.others.hits >= 3, same_motion, where_expected)
                 for t in np.where(absorbed)[0]:
                     other_matches.pop(int(t), None)
@@ -1351,9 +1351,9 @@ def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None
         w, h = follower.size
         follower.size = np.array([max(w, aspect * h), h] if cut_w else [w, max(h, w / max(0.05, aspect))])
     elif aspect is not None and follower.size[0] < follower.s.narrow_start * aspect * follower.size[1]:
-        # narrower than any player of its height (a split cut the player, or the coach drew a
-        # sliver of it): the player is as wide as the players in full view, or no detection of
-        # all of it would look like its own shape and it would never be seen for sure
+        # under 0.75x as wide for its height as the players in full view (the median), a split
+        # cut the player, or the coach drew a sliver of it: the player is as wide as they are, or
+        # no detection of all of it would look like its own shape and it would never be seen for sure
         follower.size = np.array([aspect * follower.size[1], follower.size[1]])
     follower.note_wide(obs)  # the player was clicked on the wide shot
     # everyone else on the start frame is known from the start, so they claim their detections

@@ -182,7 +182,7 @@ def test_a_player_partly_hidden_behind_another_gets_its_own_box(tmp_path, behind
     a near one in the same kit, so their pixels make one blob, plus five players alone (the size
     model). Straight behind (30, 0) the blob is cut at a row and the far player's box hangs from
     its head as tall as a player (its legs are hidden); beside as well, the blob is split as one
-    behind and beside the other, down to a step behind (8, 8: a fifth of a height, once taken
+    behind and beside the other, down to a step behind ((8, 8): a fifth of a height, once taken
     for one player). Each of the two gets a box of its own."""
     h = 40.0
     players = [PlayerSpec(1, "red", (320 + aside, 230 - behind), (0, 0), h),
@@ -258,6 +258,7 @@ def test_a_short_part_is_a_player_s_legs_when_it_is_as_wide_as_them_and_no_playe
     assert det._standing(100, 300, 105, 320, 360) is None           # 5 px wide: a limb
     assert det._standing(100, 310, 115, 320, 360) is None           # 10 px tall: a fragment
     assert det._standing(100, 280, 117, 320, 360) == (280, False)   # a whole player as it is
+    assert det._standing(100, 339, 105, 360, 360) == (339, False)   # on the bottom edge: kept as it is
 
 
 def test_generated_truth_says_how_much_of_each_player_is_in_sight(tmp_path):

@@ -599,7 +599,7 @@ def followed_through_a_teammate_passing_in_front(settings: FollowerSettings | No
     height nearer (feet 10 px lower); they walk through each other, the player left at 2 px a
     frame (its motion known from the other side of the click), the team-mate right. On frame 1
     the detector sees the team-mate whole and a sliver of the player; then one box of both until
-    they part on frame 9. Returns the IoU of each reported box with the player's true box."""
+    they part on frame 10. Returns the IoU of each reported box with the player's true box."""
     def union(a, b):
         return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])])
 
