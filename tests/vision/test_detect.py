@@ -258,7 +258,8 @@ def test_a_short_part_is_a_player_s_legs_when_it_is_as_wide_as_them_and_no_playe
     assert det._standing(100, 300, 105, 320, 360) is None           # 5 px wide: a limb
     assert det._standing(100, 310, 115, 320, 360) is None           # 10 px tall: a fragment
     assert det._standing(100, 280, 117, 320, 360) == (280, False)   # a whole player as it is
-    assert det._standing(100, 339, 105, 360, 360) == (339, False)   # on the bottom edge: kept as it is
+    assert det._standing(100, 339, 105, 360, 360) is None           # on the bottom edge too
+    assert det._standing(100, 339, 115, 360, 360) == (339, False)   # wider there: kept as it is
 
 
 def test_generated_truth_says_how_much_of_each_player_is_in_sight(tmp_path):
