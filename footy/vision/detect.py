@@ -368,13 +368,14 @@ class PitchDetector:
 
     def _standing(self, x1: float, y1: float, x2: float, y2: float, frame_h: int) -> tuple[float, bool] | None:
         """A part of a blob (split or not) as a standing player: (its top, whether that was made
-        up), or None when it is no player. Under ``FRAGMENT`` of a player's height where it stands it is a bit
-        of line, a head, a ball. Under ``PARTIAL`` it is the legs and shorts under a shirt the
-        colour of the grass (or a player's hidden top): the player stands on these feet, as tall
-        as players stand there; unless it is narrower than ``LIMB`` of a player's width, then it is
-        an arm or a leg the split cut off its body (lifelike runners: nine in ten such parts), on the
-        frame's bottom edge too: kept there, such parts took seed 0 precision on broadcast from 0.970
-        to 0.956 (a thin sliver of a player cut by the edge is no box of it either)."""
+        up), or None when it is no player. Under ``FRAGMENT`` of a player's height where it stands
+        it is a bit of line, a head, a ball. Under ``PARTIAL`` it is the legs and shorts under a
+        shirt the colour of the grass (or a player's hidden top): the player stands on these feet,
+        as tall as players stand there; unless it is narrower than ``LIMB`` of a player's width,
+        then it is an arm or a leg the split cut off its body (lifelike runners: nine in ten such
+        parts), on the frame's bottom edge too: kept there, such parts took seed 0 precision on
+        broadcast from 0.970 to 0.956 (a thin sliver of a player cut by the edge is no box of it
+        either)."""
         if not self.sizes.ready:
             return y1, False
         expected = float(self.sizes.expected(y2 / frame_h)) * frame_h
