@@ -472,9 +472,10 @@ class FollowerSettings:
     # of the player (a split cut it; held-out seed 6 match player 6: a box 0.67 of it wide, 0.10
     # -> 0.61): the follower takes the player to be as wide as they are
     narrow_start: float = 0.75
-    # a team-mate whose feet are this much of a height or more above the target's (behind it, its
-    # legs over the target's head), on a detection of its own that fits its track, does not make
-    # the target's detection shared: the target, on a detection that fits its prediction, is seen
+    # another player (a team-mate or not) whose feet are this much of the target's detection's
+    # height or more above the target's (behind it, its legs over the target's head), on a
+    # detection of its own that fits its track, does not make the target's detection touched or
+    # shared: the target, on a detection that fits its prediction, is seen
     # for sure and learns its motion (seed 1 match player 6 from frame 86: never seen for sure
     # beside a team-mate behind it, it kept the motion it started with and lost the player, 0.21 ->
     # 0.56; crossing seed 7 from the quarter 0.28 -> 0.73). math.inf turns this off
@@ -926,10 +927,10 @@ class TargetFollower:
     def _behind_on_own(self, det: np.ndarray, others_pred: np.ndarray, other_matches: dict[int, int],
                        boxes: np.ndarray) -> np.ndarray:
         """Which of the others stand behind the target on a detection of their own (a mask over
-        ``others_pred``): a track of three frames or more (no newcomer) that took a detection on its
-        prediction (IoU >= 0.5) whose feet are ``behind_depth`` of the target's height or more
-        above the feet of the target's detection ``det``. Its legs overlap the target's head, but
-        the detector told the two apart, so the target's detection is still its own."""
+        ``others_pred``): a track matched in three frames or more (no newcomer) that took a detection
+        on its prediction (IoU >= 0.5) whose feet are ``behind_depth`` of the height of the target's
+        detection ``det`` or more above its feet. Its legs overlap the target's head, but the
+        detector told the two apart, so the target's detection is still its own."""
         behind = np.zeros(len(others_pred), bool)
         tall = max(1.0, float(det[3] - det[1]))
         for t, j in other_matches.items():

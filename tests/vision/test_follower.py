@@ -632,11 +632,11 @@ def test_a_teammate_s_young_track_nearer_the_camera_is_not_absorbed_into_the_pla
 
 
 def followed_with_a_teammate_behind(settings: FollowerSettings | None = None):
-    """The player walks right at 3 px a frame from a standstill, a team-mate in the same kit half a
-    height behind it (feet 30 px higher, its legs over the player's head) walking with it; the
-    detector tells the two apart. After 14 frames the player is hidden for 6 (it walks on), then
-    seen again. Returns (the follower's velocity when it is hidden, the IoU of each box shown while
-    hidden with where the player is)."""
+    """The player walks right at 3 px a frame (the follower starts knowing no motion), a team-mate
+    in the same kit half a height behind it (feet 30 px higher, its legs over the player's head)
+    walking with it; the detector tells the two apart. After 14 frames the player is hidden for 6
+    (it walks on), then seen again. Returns (the follower's velocity when it is hidden, the IoU
+    with where the player is of the box shown on each of the first four hidden frames)."""
     follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
     # the team-mate is known from the confirmed frame on (as ``_new_follower`` knows everyone
     # there), and how it moves (its track is older than the click)
