@@ -475,10 +475,10 @@ class FollowerSettings:
     # another player (a team-mate or not) whose feet are this much of the target's detection's
     # height or more above the target's (behind it, its legs over the target's head), on a
     # detection of its own that fits its track, does not make the target's detection touched or
-    # shared: the target, on a detection that fits its prediction, is seen
-    # for sure and learns its motion (seed 1 match player 6 from frame 86: never seen for sure
-    # beside a team-mate behind it, it kept the motion it started with and lost the player, 0.21 ->
-    # 0.56; crossing seed 7 from the quarter 0.28 -> 0.73). math.inf turns this off
+    # shared: the target, on a detection that fits its prediction, is seen for sure and learns its
+    # motion (seed 1 match player 6 from frame 86: never seen for sure beside a team-mate behind
+    # it, it kept the motion it started with and lost the player, 0.21 -> 0.56; crossing seed 7
+    # from the quarter 0.28 -> 0.73). math.inf turns this off
     behind_depth: float = 0.3
     exit_edge: float = 1.5  # left the frame: re-acquired from a track born this near (body heights) that edge
     kit_learning: float = 0.1  # share of each trusted sighting in the target's kit model
@@ -1376,7 +1376,7 @@ def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None
         w, h = follower.size
         follower.size = np.array([max(w, aspect * h), h] if cut_w else [w, max(h, w / max(0.05, aspect))])
     elif aspect is not None and follower.size[0] < follower.s.narrow_start * aspect * follower.size[1]:
-        # under 0.75x as wide for its height as the players in full view (the median), a split
+        # under ``narrow_start`` x as wide for its height as the players in full view (the median), a split
         # cut the player, or the coach drew a sliver of it: the player is as wide as they are, or
         # no detection of all of it would look like its own shape and it would never be seen for sure
         follower.size = np.array([aspect * follower.size[1], follower.size[1]])
