@@ -10,7 +10,7 @@ returned. ``scene_preset`` builds the named scenes the accuracy benchmark and te
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -120,6 +120,17 @@ def default_scene(n_players: int = 6, seconds: float = 4.0, seed: int = 0, **kwa
                                   height=spec.height * rng.uniform(0.14, 0.18)))
     spec.players = players
     return spec
+
+
+def at_frame_rate(spec: SceneSpec, fps: float) -> SceneSpec:
+    """The same scene filmed at ``fps`` (a 50 fps broadcast, say): every motion keeps its speed in
+    seconds, so the velocities, weaves and pan, which are per frame, are rescaled; cuts, zoom and
+    the clip's length are in seconds already."""
+    k = spec.fps / fps  # per-frame distances shrink by this, periods in frames grow by its inverse
+    players = [replace(p, velocity=(p.velocity[0] * k, p.velocity[1] * k), wobble_period=p.wobble_period / k)
+               for p in spec.players]
+    return replace(spec, fps=fps, pan_px_per_frame=spec.pan_px_per_frame * k, players=players,
+                   cuts=list(spec.cuts))
 
 
 def _cut_offset(spec: SceneSpec, frame_index: int) -> float:
