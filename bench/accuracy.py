@@ -229,9 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     cut_scenes = set()
     all_ok = True
     for name in [s.strip() for s in args.scenes.split(",") if s.strip()]:
-        spec = scene_preset(name, seconds=args.seconds, seed=args.seed, width=args.width, height=height)
-        if args.fps != spec.fps:
-            spec = at_frame_rate(spec, args.fps)
+        spec = at_frame_rate(scene_preset(name, seconds=args.seconds, seed=args.seed, width=args.width,
+                                          height=height), args.fps)
         scene = render_scene(spec, workdir / f"{name}.mp4")
         if spec.cuts:
             cut_scenes.add(name)
@@ -252,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"... {name} done ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
 
     print(f"\nfooty accuracy benchmark: {args.width}x{height} at {args.fps:g} fps, {args.seconds:g}s scenes, "
-          f"stride {args.stride}, "
-          f"seed {args.seed}")
+          f"stride {args.stride}, seed {args.seed}")
     if det_rows:
         print("\nDetection (PitchDetector, IoU>=0.5) and candidate tracking (ByteTrack, trackers.eval)")
         print(f"recall65: recall over the players no nearer player hides more than {1 - SEEN_SHARE:.0%} of")
