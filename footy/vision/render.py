@@ -193,6 +193,18 @@ class SpotlightClip:
             self._parts.append((first_index, path))
         return SpotlightPart(self, path)
 
+    @property
+    def parts(self) -> list[tuple[int, Path]]:
+        """(first frame index, file) of each part opened so far."""
+        with self._lock:
+            return list(self._parts)
+
+    def adopt(self, parts: list[tuple[int, Path]]) -> None:
+        """Count parts another process wrote into this clip's folder (a fork of this clip: see
+        ``track._BackwardProcess``)."""
+        with self._lock:
+            self._parts.extend(part for part in parts if part not in self._parts)
+
     def finish(self) -> None:
         """Join the parts, in time order, into ``out_path``; then the parts are gone."""
         try:

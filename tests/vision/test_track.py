@@ -1,7 +1,12 @@
 """track.py on generated clips with ground truth: candidate tracks and the followed player."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -105,14 +110,18 @@ def test_follow_target_backward_from_late_in_the_clip(easy):
     assert all(0.0 <= p.confidence <= 1.0 for p in track.points)
 
 
+WAYS = {"process": {"parallel": True}, "thread": {"parallel": True, "fork": False}, "in turn": {"parallel": False}}
+
+
 @pytest.mark.parametrize("gop,start", [(None, 52), (25, 52), (25, 50)],
                          ids=["one-keyframe", "keyframe-every-second", "clicked-on-a-keyframe"])
-def test_follow_target_backward_on_a_thread_or_in_turn_gives_the_same_track(easy, tmp_path, gop, start):
+def test_follow_target_backward_in_a_process_on_a_thread_or_in_turn_gives_the_same_track(easy, tmp_path, gop, start):
     # on a thread, the backward walk is handed the frames the forward walk decodes before the
-    # confirmed one; in turn it decodes them itself: the chunks, the detector it starts with and so
-    # the track are the same (2.07 s: the keyframe at 2 s is too close to start a chunk at). Clicked
-    # on a keyframe, the forward walk decodes nothing before it: the backward walk decodes its first
-    # chunk while the forward walk goes on analysing, and waits for its motion before walking
+    # confirmed one; in a process of its own or in turn it decodes them itself: the chunks, the
+    # detector it starts with and so the track are the same (2.07 s: the keyframe at 2 s is too
+    # close to start a chunk at). Clicked on a keyframe, the forward walk decodes nothing before it:
+    # the backward walk decodes its first chunk while the forward walk goes on analysing, and waits
+    # for its motion before walking
     path = easy.path
     if gop:
         path = tmp_path / "gop.mp4"
@@ -120,17 +129,17 @@ def test_follow_target_backward_on_a_thread_or_in_turn_gives_the_same_track(easy
             for frame in iter_frames(easy.path):
                 writer.write(frame.image)
     tracks = {}
-    for parallel in (True, False):
+    for way, how in WAYS.items():
         progress = []
         time_sec = 2.07 if start == 52 else start / 25.0
-        tracks[parallel] = follow_target(path, time_sec, easy.truth[start][1], PitchDetector(), stride=2,
-                                         progress=progress.append, parallel=parallel)
+        tracks[way] = follow_target(path, time_sec, easy.truth[start][1], PitchDetector(), stride=2,
+                                    progress=progress.append, **how)
         assert progress and progress[-1] == 1.0 and progress == sorted(progress)
-        assert [p.frame_index for p in tracks[parallel].points] == list(range(0, 100, 2))
-        share, switches, _ = followed(easy, tracks[parallel], 1)
+        assert [p.frame_index for p in tracks[way].points] == list(range(0, 100, 2))
+        share, switches, _ = followed(easy, tracks[way], 1)
         assert share >= 0.95 and switches == 0
-    assert [(p.xyxy, p.confidence) for p in tracks[True].points] == \
-        [(p.xyxy, p.confidence) for p in tracks[False].points]
+    points = {way: [(p.xyxy, p.confidence) for p in track.points] for way, track in tracks.items()}
+    assert points["process"] == points["in turn"] and points["thread"] == points["in turn"]
 
 
 def test_camera_motion_follows_pan_and_zoom_with_the_background_points_it_keeps(tmp_path):
@@ -155,16 +164,27 @@ def test_camera_motion_follows_pan_and_zoom_with_the_background_points_it_keeps(
     assert sum(k >= _MIN_TRACKED for k in kept[1:]) >= 0.8 * len(kept[1:])
 
 
-def test_follow_target_with_no_start_frame_releases_the_backward_walk(easy, tmp_path):
+def children() -> set[int]:
+    """This process's child processes (alive or not yet reaped), as Linux lists them per thread."""
+    pids = set()
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as listed:
+            pids.update(int(pid) for pid in listed.read().split())
+    return pids
+
+
+@pytest.mark.parametrize("way", ["process", "thread"])
+def test_follow_target_with_no_start_frame_releases_the_backward_walk(easy, tmp_path, way):
     # the backward walk starts beside the forward one and waits for its start: when the forward
     # walk finds none (the file breaks before the confirmed time) it must not wait for ever
     data = easy.path.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.4)])
-    before = {t.ident for t in threading.enumerate()}
-    track = follow_target(cut, 3.5, easy.truth[87][1], PitchDetector(), info=probe(cut), stride=2)
+    before, before_children = {t.ident for t in threading.enumerate()}, children()
+    track = follow_target(cut, 3.5, easy.truth[87][1], PitchDetector(), info=probe(cut), stride=2, **WAYS[way])
     assert track.points == [] and track.decode_error.code == "VIDEO_DECODE_ERROR"
     assert not [t for t in threading.enumerate() if t.ident not in before and t.name.startswith("footy-")]
+    assert children() == before_children  # the backward walk's process ended, and was reaped
 
 
 class _BrokenCopy(PitchDetector):
@@ -183,22 +203,141 @@ class _BrokenCopy(PitchDetector):
         return super().detect(image)
 
 
-def test_a_backward_walk_that_fails_does_not_leave_the_forward_walk_waiting_for_its_motion(easy):
+@pytest.mark.parametrize("way", ["process", "thread"])
+def test_a_backward_walk_that_fails_does_not_leave_the_forward_walk_waiting_for_its_motion(easy, way):
     # the forward walk waits for the motion the backward walk saw before the click: when the
-    # backward walk fails first, its error must come out, not a forward walk waiting for ever
+    # backward walk fails first, its error must come out (from its process too), not a forward
+    # walk waiting for ever
     outcome = []
 
     def follow():
         try:
-            follow_target(easy.path, 2.07, easy.truth[52][1], _BrokenCopy(), stride=2)
+            follow_target(easy.path, 2.07, easy.truth[52][1], _BrokenCopy(), stride=2, **WAYS[way])
         except RuntimeError as exc:
             outcome.append(exc)
 
+    before = children()
     worker = threading.Thread(target=follow, daemon=True)
     worker.start()
     worker.join(timeout=60)
     assert not worker.is_alive()
     assert [str(e) for e in outcome] == ["the backward walk's detector broke"]
+    assert children() == before
+
+
+class _DyingCopy(PitchDetector):
+    """A detector whose copy, in the backward walk's process, ends that process on its first frame
+    (as the kernel's out-of-memory killer would): no error is sent, the pipe just closes."""
+
+    def __init__(self, parent: int | None = None):
+        super().__init__()
+        self.parent = parent
+
+    def __deepcopy__(self, memo):
+        return _DyingCopy(parent=os.getpid())
+
+    def detect(self, image):
+        if self.parent is not None and os.getpid() != self.parent:
+            os._exit(9)
+        return super().detect(image)
+
+
+def test_a_backward_process_that_dies_is_an_error_not_a_wait(easy):
+    before = children()
+    with pytest.raises(RuntimeError, match="backward walk's process .* ended without a result"):
+        follow_target(easy.path, 2.07, easy.truth[52][1], _DyingCopy(), stride=2)
+    assert children() == before
+
+
+class _FailingForward(PitchDetector):
+    """A detector that fails, on the forward walk only, some frames after the confirmed one."""
+
+    def __init__(self, fail_at: int | None = None):
+        super().__init__()
+        self.fail_at, self.seen = fail_at, 0
+
+    def __deepcopy__(self, memo):
+        return _FailingForward()
+
+    def detect(self, image):
+        self.seen += 1
+        if self.fail_at is not None and self.seen >= self.fail_at:
+            raise RuntimeError("the forward walk's detector broke")
+        return super().detect(image)
+
+
+def test_a_forward_walk_that_fails_ends_the_backward_process_and_its_spotlight_part(easy, tmp_path):
+    from footy.vision.render import SpotlightClip
+
+    clip = SpotlightClip(tmp_path / "spotlight.mp4", probe(easy.path), 320, 2, boxes_in=(640, 360))
+    before = children()
+    with pytest.raises(RuntimeError, match="forward walk's detector broke"):
+        follow_target(easy.path, 2.07, easy.truth[52][1], _FailingForward(fail_at=12), stride=2, spotlight=clip)
+    assert children() == before  # killed mid-walk, and reaped
+    clip.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+ORPHAN = """
+import sys, time
+from footy.vision.detect import PitchDetector
+from footy.vision.track import follow_target
+
+
+class Slow(PitchDetector):  # the backward walk takes long (decoding its first chunk: ~20 s)
+    def __deepcopy__(self, memo):
+        twin = Slow()
+        twin.slow = True
+        return twin
+
+    slow = False
+
+    def detect(self, image):
+        if self.slow:
+            time.sleep(0.5)
+        return super().detect(image)
+
+
+follow_target(sys.argv[1], 3.5, [float(v) for v in sys.argv[2:]], Slow(), stride=2)
+"""
+
+
+def test_the_backward_process_ends_when_the_analysis_process_is_killed(easy, tmp_path):
+    # an RQ job that is stopped or times out is killed with its work horse; the walk it forked must
+    # not run on alone for the rest of a match
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    box = [str(v) for v in easy.truth[87][1]]
+    root = str(Path(__file__).resolve().parents[2])
+    analysis = subprocess.Popen([sys.executable, str(script), str(easy.path), *box], cwd=root,
+                                env={**os.environ, "PYTHONPATH": root})
+    try:
+        deadline = time.monotonic() + 60
+        walk = set()
+        while not walk and time.monotonic() < deadline and analysis.poll() is None:
+            with open(f"/proc/{analysis.pid}/task/{analysis.pid}/children") as listed:
+                walk = {int(pid) for pid in listed.read().split()}
+            time.sleep(0.05)
+        assert walk, "the analysis never forked its backward walk"
+        analysis.kill()
+        analysis.wait()
+        (pid,) = walk
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid)
+    finally:
+        if analysis.poll() is None:
+            analysis.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for init to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_follow_target_reports_not_visible_after_the_player_leaves(tmp_path):
