@@ -13,7 +13,9 @@ finds it again by kit and size (see ``TargetFollower._off_wide``).
 from __future__ import annotations
 
 import copy
+import gc
 import itertools
+import logging
 import math
 import mmap
 import multiprocessing
@@ -24,6 +26,7 @@ import signal
 import struct
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -42,6 +45,8 @@ from .video import DecodedFrame, iter_decoded, iter_frames, keyframe_before, pro
 
 if TYPE_CHECKING:
     from .render import SpotlightClip
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
 # Candidate tracks
@@ -1287,8 +1292,9 @@ class _Channel:
     values, each given once by one of the two ends (the first given counts) and read at both, in
     any order. When the other end is gone (its process died), every value not read yet is None."""
 
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Connection, theirs: Iterable[str]):
         self.conn = conn
+        self.theirs = frozenset(theirs)  # the names the other end gives
         self._values: dict[str, object] = {}  # given here, or read from the other end
         self.closed = False
 
@@ -1305,17 +1311,23 @@ class _Channel:
             pass
 
     def given(self, name: str) -> bool:
-        """Whether ``name`` was given here or has come from the other end (without waiting)."""
+        """Whether ``name`` was given here or has come from the other end (without waiting); a name
+        the other end gives counts as given (None) once that end is gone."""
         while name not in self._values and not self.closed and self.conn.poll():
             self._read()
-        return name in self._values or self.closed
+        return name in self._values or (self.closed and name in self.theirs)
 
     def _read(self) -> None:
         try:
-            name, value = pickle.loads(self.conn.recv_bytes())
+            data = self.conn.recv_bytes()
         except (EOFError, ConnectionResetError):
             self.closed = True
             return
+        try:
+            name, value = pickle.loads(data)
+        except Exception as exc:  # noqa: BLE001 - a value the other end could pickle but not this one
+            self.closed = True  # (nothing after it can be trusted to be in order)
+            raise RuntimeError(f"a value from the other walk's process could not be read: {exc!r}") from exc
         self._values[name] = value
 
     def take(self, name: str, timeout: float | None = None):
@@ -1386,16 +1398,40 @@ class _BackwardProcess:
         self._done = mmap.mmap(-1, 8)  # shared with the child: how many frames it has walked
         self._spotlight = spotlight
         parent = os.getpid()
-        self.pid = os.fork()
+        # no signal handler may run the caller's code in the child before it is in its ``try``
+        # (RQ's job timeout raises from one); nor may the child's garbage collector finalise the
+        # parent's objects it inherited (a pooled database connection would roll back on the
+        # parent's socket): both are held over the fork
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        gc.freeze()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            gc.unfreeze()
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            for end in (ours, theirs):
+                end.close()
+            self._done.close()
+            raise
         if self.pid == 0:  # the child: walk, send what came of it, and end
             try:
+                for number in (signal.SIGINT, signal.SIGTERM):  # as any process, not the caller's way
+                    signal.signal(number, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
                 ours.close()
-                self._run(walk, _Channel(theirs), early_frames, parent)
+                self._run(walk, _Channel(theirs, ("start", "ahead")), early_frames, parent)
             finally:
                 os._exit(0)
-        theirs.close()
-        self.channel = _Channel(ours)
-        self.handoff = _ProcessHandoff(self.channel)
+        try:
+            gc.unfreeze()
+            theirs.close()
+            self.channel = _Channel(ours, ("behind", "outcome"))
+            self.handoff = _ProcessHandoff(self.channel)
+        except BaseException:
+            self._end_child()
+            raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _run(self, walk, channel: _Channel, early_frames, parent: int) -> None:
         walked = [0]
@@ -1411,6 +1447,7 @@ class _BackwardProcess:
             parts = list(self._spotlight.parts) if self._spotlight is not None else []
             outcome = (True, (backward, error, parts))
         except BaseException as exc:  # noqa: BLE001 - raised in the forward walk's process
+            exc.add_note("in the backward walk's process:\n" + "".join(traceback.format_exception(exc)))
             outcome = (False, exc)
         try:
             channel.give("outcome", outcome)
@@ -1437,6 +1474,13 @@ class _BackwardProcess:
     def close(self) -> None:
         """End the child (still walking when the forward walk failed; else ending anyway) and reap it."""
         try:
+            self._end_child()
+        finally:
+            self.channel.conn.close()
+            self._done.close()
+
+    def _end_child(self) -> None:
+        try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
@@ -1444,8 +1488,6 @@ class _BackwardProcess:
             os.waitpid(self.pid, 0)
         except ChildProcessError:  # reaped already
             pass
-        self.channel.conn.close()
-        self._done.close()
 
 
 def _end_when_orphaned(parent: int, every_sec: float = 0.25) -> None:
@@ -1861,11 +1903,14 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
 
     try:
         if parallel and twin is not None and fork and _CAN_FORK and time_sec > 0:
-            early = False  # the backward walk decodes its first chunk itself, in its process
-            process = future = _BackwardProcess(lambda side, tick: walk_backward(twin, side, True, tick),
-                                                frames_before_start, spotlight)
-            handoff = process.handoff
-        elif parallel and twin is not None:
+            try:
+                process = future = _BackwardProcess(lambda side, tick: walk_backward(twin, side, True, tick),
+                                                    frames_before_start, spotlight)
+                handoff = process.handoff
+                early = False  # the backward walk decodes its first chunk itself, in its process
+            except OSError:  # no fork (out of memory, a process limit): on a thread, as before
+                log.warning("the backward walk could not fork: it runs on a thread", exc_info=True)
+        if parallel and twin is not None and process is None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
             future = pool.submit(walk_backward, twin, handoff, early,
                                  lambda: backward_done.__setitem__(0, backward_done[0] + 1))
@@ -1937,12 +1982,14 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         handoff.end_early()  # no-op once ended; all release a backward walk still waiting
         handoff.start.give(None)
         handoff.ahead.give(None)
-        if part is not None:
-            part.close(drawn=False)  # no-op after the close above; drops the frames on an error
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if process is not None:
-            process.close()
+        try:
+            if process is not None:
+                process.close()  # first: whatever fails below, the child must not walk on
+        finally:
+            if part is not None:
+                part.close(drawn=False)  # no-op after the close above; drops the frames on an error
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
     result.decode_error = result.decode_error or backward_error
 
     result.points = _to_source(list(reversed(backward)) + forward, sx, sy, info)

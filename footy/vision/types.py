@@ -19,6 +19,11 @@ class VisionError(Exception):
         self.message = message
         self.details = details
 
+    def __reduce__(self):
+        # pickled whole (the backward walk's process sends its errors): the default would call
+        # VisionError(message) alone
+        return type(self), (self.code, self.message), self.__dict__
+
 
 @dataclass(frozen=True)
 class VideoInfo:

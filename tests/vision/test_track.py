@@ -1,7 +1,10 @@
 """track.py on generated clips with ground truth: candidate tracks and the followed player."""
 from __future__ import annotations
 
+import multiprocessing
 import os
+import pickle
+import re
 import subprocess
 import sys
 import threading
@@ -14,7 +17,8 @@ import pytest
 
 from footy.vision.detect import PitchDetector
 from footy.vision.synthetic import camera_at, render_scene, scene_preset
-from footy.vision.track import _MIN_TRACKED, CameraMotion, candidate_tracks, follow_target
+from footy.vision.track import _MIN_TRACKED, CameraMotion, _Channel, candidate_tracks, follow_target
+from footy.vision.types import TargetTrack, VisionError
 from footy.vision.video import H264Writer, iter_frames, probe
 
 from .boxes import iou
@@ -115,7 +119,8 @@ WAYS = {"process": {"parallel": True}, "thread": {"parallel": True, "fork": Fals
 
 @pytest.mark.parametrize("gop,start", [(None, 52), (25, 52), (25, 50)],
                          ids=["one-keyframe", "keyframe-every-second", "clicked-on-a-keyframe"])
-def test_follow_target_backward_in_a_process_on_a_thread_or_in_turn_gives_the_same_track(easy, tmp_path, gop, start):
+def test_follow_target_backward_in_a_process_on_a_thread_or_in_turn_gives_the_same_track(
+        easy, tmp_path, gop, start, monkeypatch):
     # on a thread, the backward walk is handed the frames the forward walk decodes before the
     # confirmed one; in a process of its own or in turn it decodes them itself: the chunks, the
     # detector it starts with and so the track are the same (2.07 s: the keyframe at 2 s is too
@@ -128,12 +133,15 @@ def test_follow_target_backward_in_a_process_on_a_thread_or_in_turn_gives_the_sa
         with H264Writer(path, 25, 640, 360, crf=18, keyint=gop) as writer:
             for frame in iter_frames(easy.path):
                 writer.write(frame.image)
-    tracks = {}
+    tracks, forks, fork = {}, [], os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
     for way, how in WAYS.items():
         progress = []
         time_sec = 2.07 if start == 52 else start / 25.0
+        forks.clear()
         tracks[way] = follow_target(path, time_sec, easy.truth[start][1], PitchDetector(), stride=2,
                                     progress=progress.append, **how)
+        assert len(forks) == (way == "process")  # each way is the way it says
         assert progress and progress[-1] == 1.0 and progress == sorted(progress)
         assert [p.frame_index for p in tracks[way].points] == list(range(0, 100, 2))
         share, switches, _ = followed(easy, tracks[way], 1)
@@ -168,8 +176,11 @@ def children() -> set[int]:
     """This process's child processes (alive or not yet reaped), as Linux lists them per thread."""
     pids = set()
     for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children") as listed:
-            pids.update(int(pid) for pid in listed.read().split())
+        try:
+            with open(f"/proc/self/task/{task}/children") as listed:
+                pids.update(int(pid) for pid in listed.read().split())
+        except FileNotFoundError:  # a thread that ended meanwhile (its children passed to another)
+            continue
     return pids
 
 
@@ -242,15 +253,85 @@ class _DyingCopy(PitchDetector):
         return super().detect(image)
 
 
+def in_time(call, seconds: float = 60):
+    """What ``call()`` returned or raised, on a thread given ``seconds``: a test that would hang
+    fails instead."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=seconds)
+    assert not worker.is_alive(), f"still running after {seconds} s"
+    return outcome[0]
+
+
 def test_a_backward_process_that_dies_is_an_error_not_a_wait(easy):
     before = children()
-    with pytest.raises(RuntimeError, match="backward walk's process .* ended without a result"):
-        follow_target(easy.path, 2.07, easy.truth[52][1], _DyingCopy(), stride=2)
+    error = in_time(lambda: follow_target(easy.path, 2.07, easy.truth[52][1], _DyingCopy(), stride=2))
+    assert isinstance(error, RuntimeError)
+    assert re.match(r"the backward walk's process \d+ ended without a result", str(error))
     assert children() == before
 
 
+class _DecodeErrorCopy(PitchDetector):
+    """A detector whose copy (the backward walk's) meets what a broken stream would raise, from its
+    30th frame on (decoded again, the stream breaks again): the backward walk ends with that error."""
+
+    def __init__(self, copy: bool = False):
+        super().__init__()
+        self.copy, self.seen = copy, 0
+
+    def __deepcopy__(self, memo):
+        return _DecodeErrorCopy(copy=True)
+
+    def detect(self, image):
+        self.seen += 1
+        if self.copy and self.seen >= 30:
+            raise VisionError("VIDEO_DECODE_ERROR", "the video stops decoding here", frame_index=17)
+        return super().detect(image)
+
+
+def test_a_decode_error_of_the_backward_walk_comes_back_whole_from_its_process(easy):
+    def follow(how):
+        return in_time(lambda: follow_target(easy.path, 3.5, easy.truth[87][1], _DecodeErrorCopy(), stride=2, **how))
+
+    tracks = {way: follow(how) for way, how in WAYS.items()}
+    for track in tracks.values():
+        assert isinstance(track, TargetTrack), track
+        error = track.decode_error
+        assert (error.code, error.message, error.details) == \
+            ("VIDEO_DECODE_ERROR", "the video stops decoding here", {"frame_index": 17})
+    points = {way: [(p.frame_index, p.xyxy) for p in track.points] for way, track in tracks.items()}
+    assert points["process"] == points["thread"] == points["in turn"]
+    assert points["process"][0][0] == 88  # the forward walk's points, from the confirmed frame on
+
+
+def test_a_vision_error_pickles_whole():
+    error = pickle.loads(pickle.dumps(VisionError("VIDEO_DECODE_ERROR", "broken", frame_index=3)))
+    assert (type(error), error.code, error.message, error.details, str(error)) == \
+        (VisionError, "VIDEO_DECODE_ERROR", "broken", {"frame_index": 3}, "broken")
+
+
+def test_the_walks_channel_reads_a_gone_end_as_none_for_what_that_end_gives_only():
+    ours, theirs = multiprocessing.Pipe()
+    channel = _Channel(ours, theirs=("behind",))
+    _Channel(theirs, theirs=("ahead",)).give("behind", 7)
+    assert channel.given("behind") and channel.take("behind") == 7
+    theirs.close()
+    assert channel.given("outcome") is False  # not read yet: given only once the end is found gone
+    assert channel.take("outcome") is None and channel.closed
+    assert channel.given("ahead") is False  # this end gives it: still to give, not given by the gone end
+
+
 class _FailingForward(PitchDetector):
-    """A detector that fails, on the forward walk only, some frames after the confirmed one."""
+    """A detector that fails on the forward walk some frames after the confirmed one; its copy,
+    the backward walk's, is slow (1 s a frame: its first chunk alone would take 26 s)."""
 
     def __init__(self, fail_at: int | None = None):
         super().__init__()
@@ -261,21 +342,19 @@ class _FailingForward(PitchDetector):
 
     def detect(self, image):
         self.seen += 1
-        if self.fail_at is not None and self.seen >= self.fail_at:
+        if self.fail_at is None:
+            time.sleep(1.0)
+        elif self.seen >= self.fail_at:
             raise RuntimeError("the forward walk's detector broke")
         return super().detect(image)
 
 
-def test_a_forward_walk_that_fails_ends_the_backward_process_and_its_spotlight_part(easy, tmp_path):
-    from footy.vision.render import SpotlightClip
-
-    clip = SpotlightClip(tmp_path / "spotlight.mp4", probe(easy.path), 320, 2, boxes_in=(640, 360))
-    before = children()
-    with pytest.raises(RuntimeError, match="forward walk's detector broke"):
-        follow_target(easy.path, 2.07, easy.truth[52][1], _FailingForward(fail_at=12), stride=2, spotlight=clip)
-    assert children() == before  # killed mid-walk, and reaped
-    clip.discard()
-    assert list(tmp_path.iterdir()) == []
+def test_a_forward_walk_that_fails_ends_the_backward_process_at_once(easy):
+    before, started = children(), time.monotonic()
+    error = in_time(lambda: follow_target(easy.path, 2.07, easy.truth[52][1], _FailingForward(fail_at=12), stride=2))
+    assert isinstance(error, RuntimeError) and str(error) == "the forward walk's detector broke"
+    assert time.monotonic() - started < 10  # not after the backward walk (over 26 s): it was killed
+    assert children() == before  # and reaped
 
 
 ORPHAN = """
