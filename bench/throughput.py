@@ -10,8 +10,10 @@ as the pipeline does). Target: analysis fps / decode fps >= 0.5, the best of two
 each (``--rounds``), so a noisy moment hits both sides alike. The analysis decodes the file once:
 its "tracking" step includes drawing and encoding the spotlight clip, "rendering" joins the clip's
 parts and writes the heatmap and track files. The vision modules are imported before the clock
-starts, as a worker does before it forks a job. CPU seconds (user + system, all threads) are printed
-beside the wall clock: on a shared host they move less than the wall clock does.
+starts, as a worker does before it forks a job. CPU seconds (user + system, all threads, and the
+reaped child processes: the backward walk's) are printed beside the wall clock: on a shared host
+they move less than the wall clock does. ``--profile`` profiles this process only (the forward walk;
+the backward walk runs in a forked process).
 Clips are cached in bench/out/. Prints figures; not a test.
 """
 from __future__ import annotations

@@ -1213,6 +1213,24 @@ def _backward_chunk_start(path, end_sec: float, fps: float, stride: int = 1) -> 
     return max(0.0, end_sec - _BACKWARD_CHUNK_SEC)
 
 
+class _FramePool:
+    """Arrays for the spotlight frames of backward chunks, handed back once a chunk is drawn and
+    taken again by the next. A chunk holds up to a GOP of frames (~350 KB each at 640 px) until it
+    is walked and drawn; freed and allocated anew from chunk to chunk, they fragmented glibc's heap,
+    whose holes the next chunk reused only in part: a 10-minute match clicked 25 s before its end
+    peaked at 519 MB (the two processes together) instead of ~420 MB. Used by one walk only."""
+
+    def __init__(self):
+        self._free: list[np.ndarray] = []
+
+    def take(self) -> np.ndarray | None:
+        """A free array (of whatever shape the frames had), or None: then the frame gets a new one."""
+        return self._free.pop() if self._free else None
+
+    def give_back(self, images: Iterable[np.ndarray]) -> None:
+        self._free.extend(images)
+
+
 @dataclass
 class _Chunk:
     """A backward chunk, decoded: its observations and spotlight frames, in time order."""
@@ -1667,7 +1685,8 @@ def _to_source(points: list[TrackPoint], sx: float, sy: float, info: VideoInfo) 
 
 
 def _detector_copy(detector: Detector) -> Detector | None:
-    """An independent copy of a stateful detector for a second thread, or None if it cannot be copied."""
+    """An independent copy of a stateful detector for the backward walk (in a process, on a thread or in
+    turn), or None if it cannot be copied."""
     from .detect import PitchDetector
 
     if isinstance(detector, PitchDetector):
@@ -1676,11 +1695,12 @@ def _detector_copy(detector: Detector) -> Detector | None:
 
 
 def _convert(decoded: DecodedFrame, analysed: bool, size: tuple[int, int] | None,
-             clip_size: tuple[int, int] | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+             clip_size: tuple[int, int] | None, out: np.ndarray | None = None
+             ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(analysis BGR image or None, spotlight I420 image or None) of one decoded frame. When both
     are wanted at the same scaled size the BGR image is converted from the I420 one (``to_bgr``
-    takes that same path), so the frame is scaled once."""
-    small = to_i420(decoded.frame, clip_size) if clip_size is not None else None
+    takes that same path), so the frame is scaled once. ``out``: an array for the I420 image."""
+    small = to_i420(decoded.frame, clip_size, out) if clip_size is not None else None
     if not analysed:
         return None, small
     if small is not None and size is not None and tuple(size) == tuple(clip_size):
@@ -1716,6 +1736,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     def clip_size(frame_index: int) -> tuple[int, int] | None:
         return spotlight.size if spotlight is not None and spotlight.wants(frame_index) else None
 
+    chunk_frames = _FramePool()  # the backward chunks' spotlight frames, one chunk's after another's
+
     def observe_chunk(det: Detector, frames: Iterable[DecodedFrame], start_sec: float,
                       end_index: int | None = None) -> _Chunk | None:
         """Decoded frames of a backward chunk (those before ``end_index``) as observations and
@@ -1727,7 +1749,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 break
             chunk.first_index = decoded.index if chunk.first_index is None else chunk.first_index
             analysed = decoded.index % stride == 0
-            image, small = _convert(decoded, analysed, size, clip_size(decoded.index))
+            image, small = _convert(decoded, analysed, size, clip_size(decoded.index), chunk_frames.take())
             if small is not None:
                 chunk.frames.append((decoded.index, decoded.time_sec, small))
             if analysed:
@@ -1751,9 +1773,10 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         """Chunks of a few seconds ending at the confirmed frame, each walked in reverse; the first
         starts at ``first_chunk_sec``, as the forward walk's decoding does.
 
-        Beside the forward walk (``early``), the first chunk is the frames the forward walk decodes
-        on its way from the keyframe to the confirmed frame, observed here while it decodes them
-        (nothing in a chunk's observations depends on the follower); so no frame is decoded twice.
+        Beside the forward walk (``early``), the first chunk is the frames from the keyframe to the
+        confirmed frame, observed here as soon as they are decoded (nothing in a chunk's
+        observations depends on the follower): on a thread, the frames the forward walk decodes on
+        its way (so none is decoded twice); in a process, decoded here (``frames_before_start``).
         The follower itself starts once the forward walk hands over the confirmed frame, and
         walks once the two walks have told each other the player's motion on their side of it.
         ``chunk``: the first chunk, when the forward walk in turn decoded it already for that."""
@@ -1818,6 +1841,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                         part.close(drawn=False)
                         raise
                     part.close()
+                    chunk_frames.give_back(image for _, _, image in chunk.frames)  # drawn and written
                 first = observations[0]
                 later_grey, later_point = (first.grey, first.grey_scale), backward[-1]
                 chunk_end_index = chunk.first_index  # the next chunk ends where this one's frames begin
@@ -1855,14 +1879,14 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     handoff = _Handoff()
     backward_done = [0]
     pool = future = process = part = None
-    # the backward walk has a detector of its own, a copy taken before anything was seen, on a
-    # thread or in turn alike (so both give the same track); an ONNX session is not copied
+    # the backward walk has a detector of its own, a copy taken before anything was seen, in a
+    # process, on a thread or in turn alike (so all give the same track); an ONNX session is not copied
     twin = _detector_copy(detector)
     time_sec = max(0.0, time_sec)
     # both walks decode from where the backward walk's first chunk starts, when that is the keyframe
     # the forward walk must decode from anyway (else from the confirmed time: then a broken frame
-    # before it would stop the forward walk too); beside it, the backward walk is handed the frames
-    # before the confirmed one, in turn it decodes them itself
+    # before it would stop the forward walk too); beside it on a thread, the backward walk is handed
+    # the frames before the confirmed one, in a process or in turn it decodes them itself
     first_chunk_sec = _backward_chunk_start(path, time_sec, info.fps, stride) if time_sec > 0 else 0.0
     key = keyframe_before(path, time_sec) if time_sec > 0 else None
     forward_from = first_chunk_sec if key is not None and first_chunk_sec >= key else time_sec

@@ -12,7 +12,8 @@ import pytest
 
 from footy.vision.synthetic import default_scene, render_scene
 from footy.vision.types import VisionError
-from footy.vision.video import H264Writer, concat_mp4, frame_at, iter_decoded, iter_frames, probe, to_bgr
+from footy.vision.video import (H264Writer, concat_mp4, frame_at, iter_decoded, iter_frames, probe, to_bgr,
+                                to_i420)
 
 
 @pytest.fixture(scope="module")
@@ -243,3 +244,13 @@ def test_a_phone_clip_is_read_the_way_it_is_shown(tmp_path, rotation, turned):
 
 def test_a_clip_without_a_display_matrix_is_not_turned(clip):
     assert probe(clip).rotation == 0
+
+
+def test_to_i420_writes_into_the_array_it_is_given_when_it_fits(clip):
+    # the backward walk hands a chunk's frame arrays on to the next chunk (track._FramePool)
+    decoded = next(iter_decoded(clip))
+    fresh = to_i420(decoded.frame, (320, 180))
+    reused = np.full((270, 320), 7, np.uint8)
+    assert to_i420(decoded.frame, (320, 180), out=reused) is reused and np.array_equal(reused, fresh)
+    other = to_i420(decoded.frame, (320, 180), out=np.zeros((10, 10), np.uint8))  # not its shape: a new one
+    assert other.shape == (270, 320) and np.array_equal(other, fresh)
