@@ -1749,7 +1749,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 break
             chunk.first_index = decoded.index if chunk.first_index is None else chunk.first_index
             analysed = decoded.index % stride == 0
-            image, small = _convert(decoded, analysed, size, clip_size(decoded.index), chunk_frames.take())
+            wanted = clip_size(decoded.index)  # (a frame the clip skips takes no array: none is lost)
+            image, small = _convert(decoded, analysed, size, wanted, chunk_frames.take() if wanted else None)
             if small is not None:
                 chunk.frames.append((decoded.index, decoded.time_sec, small))
             if analysed:
@@ -1807,8 +1808,6 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         if start is None:  # the forward walk found no start frame: nothing to walk back from
             return [], None
         start_obs, start_box, kit, start_det, start_index, later_grey, later_point = start
-        if chunk is not None and chunk.observations[-1].frame_index >= start_index:
-            chunk = None  # (cannot happen: the frames before the start, by one rule on both sides)
         backward: list[TrackPoint] = []
         chunk_end_index = start_index  # frames before this one are still to do
         # later_grey: the frame just after the chunk, for the motion across the seam;
@@ -1941,9 +1940,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         try:
             for decoded in iter_decoded(path, start_sec=forward_from, prefetch=_PREFETCH):
                 analysed = decoded.index % stride == 0
-                # before the confirmed time (as ``iter_decoded`` tells it), or the first analysed
-                # frame after it: the backward walk's
-                if start is None and before_start(decoded):
+                if start is None and before_start(decoded):  # the backward walk's
                     if early:
                         handoff.send_early(decoded)
                     continue
