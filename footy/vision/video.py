@@ -20,7 +20,7 @@ import numpy as np
 from .types import Frame, VideoInfo, VisionError
 
 
-def _open(path: str | Path, frame_threads: bool = True):
+def _open(path: str | Path, frame_threads: bool = True, deblock: bool = True):
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
@@ -33,6 +33,8 @@ def _open(path: str | Path, frame_threads: bool = True):
         stream.thread_type = "AUTO"  # frame + slice threads: decode is the pipeline's physical limit
     else:  # the caller runs the decoder on a thread of its own, beside other work (see iter_decoded)
         stream.thread_type, stream.thread_count = "NONE", 1
+    if not deblock:  # see iter_decoded
+        stream.codec_context.options = {"skip_loop_filter": "all"}
     return container, stream
 
 
@@ -193,23 +195,28 @@ class DecodedFrame:
 
 
 def iter_decoded(path: str | Path, start_sec: float = 0.0, end_sec: float | None = None,
-                 prefetch: int = 0) -> Iterator[DecodedFrame]:
+                 prefetch: int = 0, deblock: bool = True) -> Iterator[DecodedFrame]:
     """Every frame from ``start_sec`` until ``end_sec``, unconverted; errors as ``iter_frames``.
 
     ``prefetch`` > 0 decodes on a thread of its own, with one decoder thread, up to that many
     frames ahead. For a caller that does real work per frame this is faster than ffmpeg's frame
     threads, which cost ~30 % more CPU for a decode only ~10 % quicker (measured at 720p on 2
     cores): the decoding and the caller's work share the cores instead.
+    ``deblock=False`` skips the codec's in-loop deblocking filter (H.264, HEVC): ~15-20 % less
+    decode CPU at 720p. Its blocking is a fraction of a pixel once the frames are scaled to half
+    size or less (at 720p, 3 Mbit/s, a 640 px frame stays 46 dB and more from the filtered one
+    over a 10 s keyframe interval), so it is for callers that only use them so scaled.
     """
     if prefetch > 0:
-        yield from _prefetched(lambda: _decode(path, start_sec, end_sec, frame_threads=False), prefetch)
+        yield from _prefetched(lambda: _decode(path, start_sec, end_sec, frame_threads=False, deblock=deblock),
+                               prefetch)
     else:
-        yield from _decode(path, start_sec, end_sec)
+        yield from _decode(path, start_sec, end_sec, deblock=deblock)
 
 
 def _decode(path: str | Path, start_sec: float, end_sec: float | None,
-            frame_threads: bool = True) -> Iterator[DecodedFrame]:
-    container, stream = _open(path, frame_threads)
+            frame_threads: bool = True, deblock: bool = True) -> Iterator[DecodedFrame]:
+    container, stream = _open(path, frame_threads, deblock)
     fps = _fps(stream)
     expected_frames = int(stream.frames or 0)  # exact for MP4/MOV, 0 when the container does not say
     try:
