@@ -97,15 +97,15 @@ def learn_grass(hsv: np.ndarray, prior: np.ndarray | None = None, prior_weight: 
     """
     hgt, wid = hsv.shape[:2]
     region = hsv[hgt // 3:, wid // 8: wid - wid // 8]
-    pixels = region.reshape(-1, 3)
-    saturated = pixels[(pixels[:, 1] >= 35) & (pixels[:, 2] >= 35)]
-    hist = np.bincount(saturated[:, 0], minlength=180)[:180].astype(np.float64)
+    # masks and histograms with OpenCV: selecting the pixels with numpy took ~7 ms a call
+    saturated = cv2.inRange(region, (0, 35, 35), (255, 255, 255))
+    hist = cv2.calcHist([region], [0], saturated, [180], [0, 180]).ravel().astype(np.float64)
     total = hist.sum()
     if total > 0:
         hist /= total
     if prior is not None and prior_weight > 0:
         hist = prior_weight * prior + (1 - prior_weight) * hist
-    if total < 0.15 * len(pixels) and prior is None:
+    if total < 0.15 * region.shape[0] * region.shape[1] and prior is None:
         return None, hist
     smooth = _smooth_circular(hist, 2)
     peak = int(np.argmax(smooth))
@@ -121,13 +121,17 @@ def learn_grass(hsv: np.ndarray, prior: np.ndarray | None = None, prior_weight: 
     tolerance = float(np.clip(max(left, right) + 2, 7, 22))
     # saturation/value range from the pixels in that band: wide percentiles plus margins, so
     # stripes and shadows stay grass while a kit of a similar hue but different tone does not
-    hue_diff = np.abs(saturated[:, 0].astype(np.int16) - peak)
-    hue_diff = np.minimum(hue_diff, 180 - hue_diff)
-    band = saturated[hue_diff <= tolerance]
-    if len(band) < 50:
+    reach = int(math.floor(tolerance))  # hues are whole numbers: within the tolerance circularly
+    in_band = None
+    for lo, hi in _hue_intervals(peak - reach, peak + reach):
+        part = cv2.inRange(region, (lo, 35, 35), (hi, 255, 255))
+        in_band = part if in_band is None else cv2.bitwise_or(in_band, part)
+    chosen = in_band > 0
+    if np.count_nonzero(chosen) < 50:
         return None, hist
-    s_lo, s_hi = np.percentile(band[:, 1], [2, 99])
-    v_lo, v_hi = np.percentile(band[:, 2], [2, 99])
+    band_s, band_v = region[..., 1][chosen], region[..., 2][chosen]
+    s_lo, s_hi = np.percentile(band_s, [2, 99])
+    v_lo, v_hi = np.percentile(band_v, [2, 99])
     model = GrassModel(
         hue=float(peak), hue_tolerance=tolerance,
         s_low=float(max(25, s_lo * 0.6)), s_high=float(min(255, s_hi * 1.25 + 10)),
