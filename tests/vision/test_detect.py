@@ -6,7 +6,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from footy.vision.detect import GUESS_CONFIDENCE, GUESSED, OnnxDetector, PitchDetector, make_detector
+from footy.vision.detect import GUESS_CONFIDENCE, GUESSED, OnnxDetector, PitchDetector, learn_grass, make_detector
 from footy.vision.synthetic import PlayerSpec, SceneSpec, render_scene, scene_preset
 from footy.vision.video import iter_frames
 
@@ -394,3 +394,24 @@ def test_a_running_figure_in_front_is_wholly_in_sight(tmp_path):
     for shares in scene.visible_share:
         assert shares[1] == pytest.approx(1.0)
         assert 0.5 < shares[2] < 0.9
+
+
+@pytest.mark.parametrize("grass_hue", [60, 2, 177])  # green; a band that wraps around red either way
+def test_learn_grass_takes_the_band_around_the_dominant_hue_and_its_tones(grass_hue):
+    """The band's saturation and value percentiles are those of the pixels within the tolerance of
+    the peak hue, circularly (computed here pixel by pixel, as the model describes them)."""
+    rng = np.random.default_rng(grass_hue)
+    offset = rng.integers(-4, 5, (180, 320))  # hues on either side of the peak have their own tones
+    hsv = np.dstack([(grass_hue + offset) % 180, 110 + 12 * offset + rng.integers(0, 20, offset.shape),
+                     130 + 15 * offset + rng.integers(0, 20, offset.shape)]).astype(np.uint8)
+    hsv[100:130, 40:60] = (120, 200, 200)  # a kit of another hue: not in the band
+    model, hist = learn_grass(hsv)
+    assert model is not None and model.hue in {(grass_hue + d) % 180 for d in (-1, 0, 1)}
+    region = hsv[60:, 40:280].reshape(-1, 3).astype(int)
+    apart = np.abs(region[:, 0] - int(model.hue))
+    band = region[(np.minimum(apart, 180 - apart) <= model.hue_tolerance) & (region[:, 1] >= 35) & (region[:, 2] >= 35)]
+    s_lo, s_hi = np.percentile(band[:, 1], [2, 99])
+    v_lo, v_hi = np.percentile(band[:, 2], [2, 99])
+    assert (model.s_low, model.s_high) == pytest.approx((max(25, s_lo * 0.6), min(255, s_hi * 1.25 + 10)))
+    assert (model.v_low, model.v_high) == pytest.approx((max(25, v_lo * 0.55), min(255, v_hi * 1.2 + 15)))
+    assert hist.sum() == pytest.approx(1.0) and hist[120] > 0  # every saturated hue counted, the kit's too
