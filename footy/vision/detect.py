@@ -121,12 +121,8 @@ def learn_grass(hsv: np.ndarray, prior: np.ndarray | None = None, prior_weight: 
     tolerance = float(np.clip(max(left, right) + 2, 7, 22))
     # saturation/value range from the pixels in that band: wide percentiles plus margins, so
     # stripes and shadows stay grass while a kit of a similar hue but different tone does not
-    reach = int(math.floor(tolerance))  # hues are whole numbers: within the tolerance circularly
-    in_band = None
-    for lo, hi in _hue_intervals(peak - reach, peak + reach):
-        part = cv2.inRange(region, (lo, 35, 35), (hi, 255, 255))
-        in_band = part if in_band is None else cv2.bitwise_or(in_band, part)
-    chosen = in_band > 0
+    # (the saturated pixels of the band: what a model of any saturated tone in it calls grass)
+    chosen = GrassModel(float(peak), tolerance, 35, 255, 35, 255).mask(region) > 0
     if np.count_nonzero(chosen) < 50:
         return None, hist
     band_s, band_v = region[..., 1][chosen], region[..., 2][chosen]

@@ -1739,7 +1739,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
 
     # the walks use every frame at half the source's width or less (720p and up): they skip the
     # deblocking filter, whose effect that scaling averages away (see iter_decoded)
-    deblock = 2 * max([size[0] if size else info.width] + ([spotlight.size[0]] if spotlight else [])) > info.width
+    widest_used = max(size[0] if size else info.width, spotlight.size[0] if spotlight else 0)
+    deblock = 2 * widest_used > info.width
 
     def clip_size(frame_index: int) -> tuple[int, int] | None:
         return spotlight.size if spotlight is not None and spotlight.wants(frame_index) else None
