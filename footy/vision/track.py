@@ -13,19 +13,15 @@ finds it again by kit and size (see ``TargetFollower._off_wide``).
 from __future__ import annotations
 
 import copy
-import gc
 import itertools
 import logging
 import math
 import mmap
 import multiprocessing
-import os
 import pickle
 import queue
-import signal
 import struct
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +36,7 @@ import supervision as sv
 from trackers import ByteTrackTracker
 
 from .detect import Detector, guessed
+from .forking import CAN_FORK, end_child, fork_child
 from .types import CandidateTrack, TargetTrack, TrackPoint, VideoInfo, VisionError
 from .video import DecodedFrame, iter_decoded, iter_frames, keyframe_before, probe, to_bgr, to_i420
 
@@ -1202,7 +1199,6 @@ class TargetFollower:
 
 _BACKWARD_CHUNK_SEC = 4.0
 _MAX_BACKWARD_CHUNK_SEC = 12.0
-_CAN_FORK = hasattr(os, "fork")
 _PREFETCH = 4  # frames each walk's decoder thread may run ahead (720p: ~1.4 MB each)
 
 
@@ -1407,11 +1403,9 @@ class _BackwardProcess:
     Each walk's Python (the detector's blob loop, the follower's steps) holds the interpreter's
     lock, so on threads the two walks took as long as one after the other (measured: 3.7-4.0 s
     against 3.5-3.8 s for one walk over the same frames); in two processes they share the cores.
-    Forking copies the vision modules already imported, the detector and the spotlight clip as
-    they are: the child starts in milliseconds. The walk's values cross a pipe (pickled), its
-    spotlight parts are files in the clip's folder, its progress a shared counter. The child
-    never returns into the caller: it ends with ``os._exit`` (no atexit hooks, no finalizers on
-    sockets or database connections it inherited), and ends itself when this process is gone.
+    Forked (see ``forking``), it has the detector and the spotlight clip as they are. The walk's
+    values cross a pipe (pickled), its spotlight parts are files in the clip's folder (drawn by a
+    drawer of its own, when it was given one), its progress a shared counter.
     Use as the ``Future`` of a thread: ``result(timeout)``."""
 
     def __init__(self, walk: Callable[[_ProcessHandoff, Callable[[], None]], tuple],
@@ -1419,50 +1413,30 @@ class _BackwardProcess:
         ours, theirs = multiprocessing.Pipe()
         self._done = mmap.mmap(-1, 8)  # shared with the child: how many frames it has walked
         self._spotlight = spotlight
-        parent = os.getpid()
-        # no signal handler may run the caller's code in the child before it is in its ``try``
-        # (RQ's job timeout raises from one); nor may the child's garbage collector finalise the
-        # parent's objects it inherited (a pooled database connection would roll back on the
-        # parent's socket): both are held over the fork
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-        gc.freeze()
+
+        def in_child() -> None:  # walk, send what came of it, and end
+            ours.close()
+            self._run(walk, _Channel(theirs, ("start", "ahead")), early_frames)
+
+        def in_parent(pid: int) -> None:
+            theirs.close()
+            self.channel = _Channel(ours, ("behind", "outcome"))
+            self.handoff = _ProcessHandoff(self.channel)
+
         try:
-            self.pid = os.fork()
-        except OSError:
-            gc.unfreeze()
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            self.pid = fork_child(in_child, in_parent)
+        except BaseException:
             for end in (ours, theirs):
                 end.close()
             self._done.close()
             raise
-        if self.pid == 0:  # the child: walk, send what came of it, and end
-            try:
-                for number in (signal.SIGINT, signal.SIGTERM):  # as any process, not the caller's way
-                    signal.signal(number, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-                ours.close()
-                self._run(walk, _Channel(theirs, ("start", "ahead")), early_frames, parent)
-            finally:
-                os._exit(0)
-        try:
-            gc.unfreeze()
-            theirs.close()
-            self.channel = _Channel(ours, ("behind", "outcome"))
-            self.handoff = _ProcessHandoff(self.channel)
-        except BaseException:
-            self._end_child()
-            raise
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
-    def _run(self, walk, channel: _Channel, early_frames, parent: int) -> None:
+    def _run(self, walk, channel: _Channel, early_frames) -> None:
         walked = [0]
 
         def tick() -> None:
             walked[0] += 1
             struct.pack_into("q", self._done, 0, walked[0])
-
-        threading.Thread(target=_end_when_orphaned, args=(parent,), name="footy-orphan-watch", daemon=True).start()
 
         try:
             backward, error = walk(_ProcessHandoff(channel, early_frames), tick)
@@ -1496,28 +1470,10 @@ class _BackwardProcess:
     def close(self) -> None:
         """End the child (still walking when the forward walk failed; else ending anyway) and reap it."""
         try:
-            self._end_child()
+            end_child(self.pid)
         finally:
             self.channel.conn.close()
             self._done.close()
-
-    def _end_child(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:  # reaped already
-            pass
-
-
-def _end_when_orphaned(parent: int, every_sec: float = 0.25) -> None:
-    """End this process once ``parent`` is gone (killed: a stopped or timed-out job's work horse),
-    whatever it is doing: decoding, walking or waiting on the pipe."""
-    while os.getppid() == parent:
-        time.sleep(every_sec)
-    os._exit(1)
 
 
 @dataclass
@@ -1935,7 +1891,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 part.add_point(point)
 
     try:
-        if parallel and twin is not None and fork and _CAN_FORK and time_sec > 0:
+        if parallel and twin is not None and fork and CAN_FORK and time_sec > 0:
             try:
                 process = future = _BackwardProcess(lambda side, tick: walk_backward(twin, side, True, tick),
                                                     frames_before_start, spotlight)
