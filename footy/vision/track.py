@@ -41,7 +41,7 @@ from .types import CandidateTrack, TargetTrack, TrackPoint, VideoInfo, VisionErr
 from .video import DecodedFrame, iter_decoded, iter_frames, keyframe_before, probe, to_bgr, to_i420
 
 if TYPE_CHECKING:
-    from .render import SpotlightClip
+    from .render import SpotlightClip, SpotlightDrawer
 
 log = logging.getLogger(__name__)
 
@@ -1654,6 +1654,21 @@ def _detector_copy(detector: Detector) -> Detector | None:
     return None
 
 
+def _fork_drawers(spotlight: SpotlightClip, walks: list[str]) -> dict[str, SpotlightDrawer]:
+    """A spotlight drawer forked for each of ``walks`` ("forward", "backward")."""
+    from .render import SpotlightDrawer  # (render needs nothing of this module)
+
+    drawers: dict[str, SpotlightDrawer] = {}
+    try:
+        for walk in walks:
+            drawers[walk] = SpotlightDrawer(spotlight)
+    except BaseException:
+        for drawer in drawers.values():
+            drawer.close()
+        raise
+    return drawers
+
+
 def _convert(decoded: DecodedFrame, analysed: bool, size: tuple[int, int] | None,
              clip_size: tuple[int, int] | None, out: np.ndarray | None = None
              ) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -1797,11 +1812,18 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 if chunk.frames:
                     part = spotlight.part(chunk.frames[0][0])
                     try:
-                        for frame in chunk.frames:
-                            part.add_frame(*frame)
-                        for point in reversed(backward[-len(observations):]):
+                        # in time order, each box after the frames up to its own (a drawer in a
+                        # process of its own then keeps only the frames since the last box)
+                        frames = iter(chunk.frames)
+                        frame = next(frames, None)
+                        for point in itertools.chain(reversed(backward[-len(observations):]), [later_point]):
+                            while frame is not None and frame[0] <= point.frame_index:
+                                part.add_frame(*frame)
+                                frame = next(frames, None)
                             part.add_point(point)
-                        part.add_point(later_point)
+                        while frame is not None:
+                            part.add_frame(*frame)
+                            frame = next(frames, None)
                     except BaseException:
                         part.close(drawn=False)
                         raise
@@ -1890,15 +1912,55 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             for point in points:
                 part.add_point(point)
 
+    def walk_backward_in_process(side: _ProcessHandoff, tick: Callable[[], None]):
+        """The backward walk in its process; its spotlight parts drawn by the drawer forked for it,
+        if it has one, else here."""
+        if "forward" in drawers:
+            drawers["forward"].forget()  # the forward walk's to feed
+        own = drawers.get("backward")
+        if own is not None:
+            spotlight.draw_in(own)
+        try:
+            outcome = walk_backward(twin, side, True, tick)
+            if own is not None:
+                own.finish()  # every part written before the walk's parts are counted
+            return outcome
+        finally:
+            if own is not None:
+                own.close()
+
+    # the clip is drawn and encoded in a process of its own (render.SpotlightDrawer) for a walk that
+    # leaves a core to spare beside it: the walks in turn in this process; with the backward walk
+    # in a process of its own, the one of the two that is at least twice as long as the other (a
+    # click near one end). From the middle each walk keeps a core busy, and a drawer beside them
+    # made the analysis ~4 % slower. Drawers are forked now, before any decoder thread runs
+    backward_forks = parallel and twin is not None and fork and CAN_FORK and time_sec > 0
+    drawers: dict[str, SpotlightDrawer] = {}
+    frames_behind = time_sec * info.fps
+    frames_ahead = max(0.0, info.frame_count - frames_behind)
+    wanted = ([] if spotlight is None or not fork or not CAN_FORK else
+              ["forward"] if not backward_forks else
+              ["forward"] if frames_ahead >= 2 * frames_behind else
+              ["backward"] if frames_behind >= 2 * frames_ahead else [])
     try:
-        if parallel and twin is not None and fork and CAN_FORK and time_sec > 0:
+        try:
+            drawers = _fork_drawers(spotlight, wanted)
+        except OSError:
+            log.warning("the spotlight's drawer could not fork: the walks draw it", exc_info=True)
+        if backward_forks:
             try:
-                process = future = _BackwardProcess(lambda side, tick: walk_backward(twin, side, True, tick),
-                                                    frames_before_start, spotlight)
+                process = future = _BackwardProcess(walk_backward_in_process, frames_before_start, spotlight)
                 handoff = process.handoff
                 early = False  # the backward walk decodes its first chunk itself, in its process
             except OSError:  # no fork (out of memory, a process limit): on a thread, as before
                 log.warning("the backward walk could not fork: it runs on a thread", exc_info=True)
+        if "backward" in drawers:  # that process's to feed (or, when it could not fork, not needed)
+            if process is None:
+                drawers.pop("backward").close()
+            else:
+                drawers["backward"].forget()
+        if "forward" in drawers:
+            spotlight.draw_in(drawers["forward"])
         if parallel and twin is not None and process is None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
             future = pool.submit(walk_backward, twin, handoff, early,
@@ -1965,6 +2027,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             def tick() -> None:
                 prog.tick()
             backward, backward_error = walk_backward(twin or detector, handoff, False, tick, first_chunk)
+        if "forward" in drawers:
+            drawers["forward"].finish()
     finally:
         handoff.end_early()  # no-op once ended; all release a backward walk still waiting
         handoff.start.give(None)
@@ -1973,10 +2037,16 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             if process is not None:
                 process.close()  # first: whatever fails below, the child must not walk on
         finally:
-            if part is not None:
-                part.close(drawn=False)  # no-op after the close above; drops the frames on an error
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            try:
+                if part is not None:
+                    part.close(drawn=False)  # no-op after the close above; drops the frames on an error
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+            finally:
+                for drawer in drawers.values():
+                    drawer.close()
+                if "forward" in drawers:
+                    spotlight.draw_in(None)
     result.decode_error = result.decode_error or backward_error
 
     result.points = _to_source(list(reversed(backward)) + forward, sx, sy, info)

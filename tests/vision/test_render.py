@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import av
 import cv2
 import numpy as np
 import pytest
 
-from footy.vision.render import (CSV_COLUMNS, SpotlightClip, box_between, render_heatmap, write_track_csv,
-                                 write_track_json)
+from footy.vision.render import (CSV_COLUMNS, DRAWER_SLOTS, SpotlightClip, SpotlightDrawer, box_between,
+                                 render_heatmap, write_track_csv, write_track_json)
 from footy.vision.synthetic import default_scene, render_scene
 from footy.vision.types import TargetTrack, TrackPoint, VisionError
 from footy.vision.video import iter_frames, probe
 
 from .spotlight import render_spotlight
+from .timing import in_time
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -165,3 +167,69 @@ def test_spotlight_parts_written_unlike_are_joined_by_encoding_them_again(scene,
     assert "re-encoding" in caplog.text
     assert [f.index for f in iter_frames(tmp_path / "spotlight.mp4")] == list(range(20))
     assert [p.name for p in tmp_path.iterdir()] == ["spotlight.mp4"]  # the parts are gone
+
+
+def _feed(clip: SpotlightClip, frames, track: TargetTrack, boxes_after: int) -> None:
+    """One part of ``clip``: the first ``boxes_after`` frames before any box (they all wait), then
+    frames and boxes in time order, interleaved; closed and joined."""
+    part = clip.part(0)
+    points = iter(track.points)
+    upcoming = next(points, None)
+    for frame in frames:
+        part.add_frame(frame.index, frame.time_sec, frame.image.copy())
+        while frame.index >= boxes_after and upcoming is not None and upcoming.frame_index <= frame.index:
+            part.add_point(upcoming)
+            upcoming = next(points, None)
+    while upcoming is not None:
+        part.add_point(upcoming)
+        upcoming = next(points, None)
+    part.close()
+
+
+def test_a_drawer_process_draws_the_clip_the_walk_would_and_frames_beyond_its_slots_come_through_the_pipe(
+        scene, tmp_path):
+    # 50 frames wait for their first box: 32 in the memory shared with the drawer, the rest must
+    # come through the pipe (a drawer that waited for a slot would wait for ever)
+    info = probe(scene.path)
+    track = truth_track(scene, stride=2)
+    frames = list(iter_frames(scene.path, size=(320, 180), pixel_format="yuv420p"))
+    assert DRAWER_SLOTS < 50 < len(frames)
+    here = SpotlightClip(tmp_path / "here.mp4", info, max_width=320, stride=2)
+    _feed(here, frames, track, boxes_after=50)
+    here.finish()
+    there = SpotlightClip(tmp_path / "there.mp4", info, max_width=320, stride=2)
+    drawer = SpotlightDrawer(there)
+    try:
+        there.draw_in(drawer)
+        assert in_time(lambda: (_feed(there, frames, track, boxes_after=50), drawer.finish()), 60) == (None, None)
+    finally:
+        drawer.close()
+    there.finish()
+    drawn_here, drawn_there = list(iter_frames(tmp_path / "here.mp4")), list(iter_frames(tmp_path / "there.mp4"))
+    assert [f.index for f in drawn_there] == list(range(len(frames)))
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(drawn_here, drawn_there))
+    with pytest.raises(ChildProcessError):
+        os.waitpid(drawer.pid, os.WNOHANG)  # ended and reaped
+
+
+def test_a_drawer_that_fails_says_why_in_the_walk_and_ends(scene, tmp_path):
+    info = probe(scene.path)
+    clip = SpotlightClip(tmp_path / "clip.mp4", info, max_width=320, stride=1)
+    frames = list(iter_frames(scene.path, size=clip.size, pixel_format="yuv420p"))
+    drawer = SpotlightDrawer(clip)
+    try:
+        clip.draw_in(drawer)
+        part = clip.part(0)
+        clip.discard()  # the parts' folder is gone: the drawer cannot write the part
+        with pytest.raises(Exception, match="No such file or directory") as raised:
+            for frame in frames:
+                part.add_frame(frame.index, frame.time_sec, frame.image)
+                part.add_point(TrackPoint(frame.index, frame.time_sec, None, 0.0))
+            part.close()
+            drawer.finish()
+        assert "spotlight" not in str(raised.value)  # the drawer's own error, not "it ended without a word"
+        part.close(drawn=False)  # after an error, dropping what waits raises nothing more
+    finally:
+        drawer.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(drawer.pid, os.WNOHANG)

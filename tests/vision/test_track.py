@@ -16,12 +16,14 @@ import numpy as np
 import pytest
 
 from footy.vision.detect import PitchDetector
+from footy.vision.render import SpotlightClip
 from footy.vision.synthetic import camera_at, render_scene, scene_preset
 from footy.vision.track import _MIN_TRACKED, CameraMotion, _Channel, candidate_tracks, follow_target
 from footy.vision.types import TargetTrack, VisionError
 from footy.vision.video import H264Writer, iter_frames, probe
 
 from .boxes import iou
+from .timing import in_time
 
 
 def followed(scene, track, player_id):
@@ -150,6 +152,35 @@ def test_follow_target_backward_in_a_process_on_a_thread_or_in_turn_gives_the_sa
     assert points["process"] == points["in turn"] and points["thread"] == points["in turn"]
 
 
+@pytest.mark.parametrize("start,how,forks", [(10, {}, 2), (90, {}, 2), (10, {"parallel": False}, 1)],
+                         ids=["near-the-start", "near-the-end", "in-turn"])
+def test_the_longer_walk_has_its_spotlight_drawn_in_a_process_of_its_own_and_the_clip_is_the_same(
+        easy, tmp_path, monkeypatch, start, how, forks):
+    # clicked near one end, the longer walk (forward, or backward in its process) hands its part
+    # of the clip to a drawer of its own; walked in turn, both walks do. The clip is the one drawn
+    # by the walks themselves (on threads, nothing forked), frame for frame
+    info = probe(easy.path)
+    forked, fork = [], os.fork
+    monkeypatch.setattr(os, "fork", lambda: forked.append(1) or fork())
+    clips, tracks = {}, {}
+    before = children()
+    for way, extra in (("drawn aside", how), ("drawn by the walks", {"fork": False})):
+        forked.clear()
+        clip = SpotlightClip(tmp_path / f"{way}.mp4", info, max_width=320, stride=2, boxes_in=(640, 360))
+        tracks[way] = in_time(lambda: follow_target(easy.path, start / 25.0, easy.truth[start][1], PitchDetector(),
+                                                    info=info, stride=2, spotlight=clip, **extra))
+        assert isinstance(tracks[way], TargetTrack), tracks[way]
+        clip.finish()
+        clips[way] = list(iter_frames(clip.out_path))
+        assert len(forked) == (forks if way == "drawn aside" else 0)
+    assert children() == before  # every drawer ended, and was reaped
+    assert [(p.xyxy, p.confidence) for p in tracks["drawn aside"].points] == \
+        [(p.xyxy, p.confidence) for p in tracks["drawn by the walks"].points]
+    aside, walks = clips["drawn aside"], clips["drawn by the walks"]
+    assert [f.index for f in aside] == [f.index for f in walks] == list(range(100))
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(aside, walks))
+
+
 def test_camera_motion_follows_pan_and_zoom_with_the_background_points_it_keeps(tmp_path):
     # a broadcast scene pans right and zooms in and out; every other frame, as the analysis does
     spec = scene_preset("broadcast", seconds=4.0, width=640, height=360)
@@ -253,24 +284,6 @@ class _DyingCopy(PitchDetector):
         return super().detect(image)
 
 
-def in_time(call, seconds: float = 60):
-    """What ``call()`` returned or raised, on a thread given ``seconds``: a test that would hang
-    fails instead."""
-    outcome = []
-
-    def run():
-        try:
-            outcome.append(call())
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            outcome.append(exc)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(timeout=seconds)
-    assert not worker.is_alive(), f"still running after {seconds} s"
-    return outcome[0]
-
-
 def test_a_backward_process_that_dies_is_an_error_not_a_wait(easy):
     before = children()
     error = in_time(lambda: follow_target(easy.path, 2.07, easy.truth[52][1], _DyingCopy(), stride=2))
@@ -360,6 +373,7 @@ def test_a_forward_walk_that_fails_ends_the_backward_process_at_once(easy):
 ORPHAN = """
 import sys, time
 from footy.vision.detect import PitchDetector
+from footy.vision.render import SpotlightClip
 from footy.vision.track import follow_target
 
 
