@@ -1,7 +1,12 @@
 """analyze_video end to end on generated clips, with the real default detector and tracker."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import av
 import numpy as np
@@ -159,3 +164,39 @@ def test_a_50_fps_video_analysed_from_its_middle_gives_a_25_fps_clip_of_every_se
     clip = probe(out.artefacts["spotlight"])
     assert clip.fps == pytest.approx(25.0) and clip.frame_count == 50
     assert clip.duration_sec == pytest.approx(2.0, abs=0.05)
+
+
+HEAP = """
+import ctypes, sys
+sys.path.insert(0, {root!r})
+from footy.vision.analysis import steady_heap
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+print(steady_heap() if sys.argv[1] == "steady" else None)
+before = libc.mallinfo2()
+block = libc.malloc(3 << 20)  # a 720p frame's planes, twice over
+during = libc.mallinfo2()
+libc.free(block)
+print(during.hblks - before.hblks, libc.mallinfo2().arena >= during.arena > before.arena)  # grown, and kept
+"""
+
+
+@pytest.mark.skipif(not hasattr(ctypes.CDLL(ctypes.util.find_library("c")), "mallinfo2"), reason="not glibc >= 2.33")
+def test_the_analysis_keeps_frame_sized_blocks_on_the_heap_and_the_heap_kept():
+    # by default glibc hands a block this size fresh pages from the kernel (mmap) and gives them
+    # back when it is freed: every frame then costs page faults. steady_heap keeps it on the heap,
+    # and the heap does not shrink back after it
+    root = str(Path(__file__).resolve().parents[2])
+    runs = {how: subprocess.run([sys.executable, "-c", HEAP.format(root=root), how], capture_output=True,
+                                text=True, check=True).stdout.split("\n")
+            for how in ("default", "steady")}
+    assert runs["default"][:2] == ["None", "1 False"]
+    assert runs["steady"][:2] == ["True", "0 True"]
