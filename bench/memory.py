@@ -5,14 +5,17 @@
     python bench/memory.py --click start  # only the click 5 s in (forward walk all the way)
 
 Each analysis runs in a fresh subprocess. The analysis forks its backward walk into a process of
-its own (see footy.vision.track._BackwardProcess), so it is two processes, which share the pages of
-the libraries they had loaded before the fork. Three figures each: the analysis process's peak RSS
-(its own ru_maxrss: what os.wait4 reports is the larger of it and its children's), the backward
-walk's (ru_maxrss of the children it reaped), and the peak of the two together, sampled every 50
-ms: the analysis process's RSS plus the backward walk's private pages (a page the two share counts
-once: the memory the analysis takes). The target is read off that; the sum of the two peak RSS is
-printed too, an upper bound that counts the shared pages twice (with the backward walk on a
-thread, before the twelfth session, the figure was the one process's peak RSS). Streaming means
+its own (see footy.vision.track._BackwardProcess), and, clicked near one end, a drawer for the
+longer walk's spotlight (footy.vision.render.SpotlightDrawer), all from the analysis process; they
+share the pages of the libraries loaded before the fork. Three figures each: the analysis process's
+peak RSS (its own ru_maxrss: what os.wait4 reports is the larger of it and its children's), the
+largest child's (ru_maxrss of the children it reaped), and the peak of them all together, sampled
+every 50 ms: the analysis process's RSS plus its children's private pages (a page they share counts
+once: the memory the analysis takes), with the memory a drawer shares with the walk that feeds it
+(its frame slots) counted once too: the analysis process's RSS without its shared memory, plus
+every process's share of the shared memory (PSS). The target is read off that; the sum of the two
+peak RSS is printed too (with the backward walk on a thread, before the twelfth session, the figure
+was the one process's peak RSS). Streaming means
 the ratio long/short should stay <= 1.2 and all under 500 MB. The long files are a 30 s broadcast-like 720p segment (see
 throughput.py) repeated by remuxing the H.264 packets (no re-encoding), cached in bench/out/.
 Each length is analysed twice: clicked 5 s in (the forward walk goes through the whole file) and
@@ -118,8 +121,12 @@ class MemorySampler:
         while not self._stop.wait(self.every_sec):
             children = _children(self.pid)
             self.children_seen = max(self.children_seen, len(children))
-            total = _rollup_kb(self.pid, ("Rss:",)) + sum(
-                _rollup_kb(child, ("Private_Clean:", "Private_Dirty:")) for child in children)
+            # shared memory (a drawer's frame slots, mapped by it and the walk that feeds it) is
+            # in no process's private pages, and in the analysis process's RSS only for its own
+            # drawer: it is counted apart, by every process's share of it
+            total = _rollup_kb(self.pid, ("Rss:",)) - _status_kb(self.pid, "RssShmem:") + sum(
+                _rollup_kb(child, ("Private_Clean:", "Private_Dirty:")) for child in children) + sum(
+                _rollup_kb(pid, ("Pss_Shmem:",)) for pid in (self.pid, *children))
             self.peak_mb = max(self.peak_mb, total / 1024)
 
     def stop(self) -> None:
@@ -140,6 +147,15 @@ def _children(pid: int) -> list[int]:
         except FileNotFoundError:
             continue
     return out
+
+
+def _status_kb(pid: int, field: str) -> int:
+    """A field of /proc/PID/status, in kB (0 once the process has ended)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith(field)), 0)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
 
 
 def _rollup_kb(pid: int, fields: tuple[str, ...]) -> int:
@@ -177,14 +193,15 @@ def main() -> None:
             began = time.perf_counter()
             r = results[click, label] = run_child(path, at, bbox, f"{label}_{click}")
             print(f"{label}, clicked at {at:g} s: {path.name}  peak RSS {r['analysis_rss_mb']:.1f} MB + backward "
-                  f"walk {r['backward_rss_mb']:.1f} MB = {r['peak_rss_mb']:.1f} MB; peak of the two together "
+                  f"walk or drawer {r['backward_rss_mb']:.1f} MB = {r['peak_rss_mb']:.1f} MB; peak of all together "
                   f"{r['peak_mb']:.1f} MB  analysis {r['seconds']:.1f} s "
                   f"({r['frames']} frames analysed, {r['status']}, coverage {r['coverage']})  "
                   f"wall {time.perf_counter() - began:.1f} s")
     for click in clicks:
         long, short = results[click, "long"], results[click, "short"]
         rss = long["peak_rss_mb"], short["peak_rss_mb"]
-        print(f"clicked at the {click}: peak RSS of both processes summed (shared pages twice): long/short "
+        print(f"clicked at the {click}: peak RSS of the analysis and its largest child summed (shared pages "
+              f"twice): long/short "
               f"{rss[0] / rss[1]:.3f}, max {max(rss):.1f} MB")
         ratio = long["peak_mb"] / short["peak_mb"]
         worst = max(long["peak_mb"], short["peak_mb"])

@@ -299,7 +299,7 @@ class SpotlightPart:
 
 
 _PIPE_BYTES = 1 << 20  # Linux's most for an unprivileged pipe: ~3 frames of 640 x 360
-DRAWER_SLOTS = 32  # frames in memory shared with a drawer: ~11 MB at 640 x 360
+DRAWER_SLOTS = 16  # frames in memory shared with a drawer: ~5.5 MB at 640 x 360
 DRAWER_BATCH = 8  # messages sent to a drawer at once: each write wakes it (~0.2 ms a write on this VM)
 
 
