@@ -37,11 +37,12 @@ from trackers import ByteTrackTracker
 
 from .detect import Detector, guessed
 from .forking import CAN_FORK, end_child, fork_child
+from .render import SpotlightDrawer
 from .types import CandidateTrack, TargetTrack, TrackPoint, VideoInfo, VisionError
 from .video import DecodedFrame, iter_decoded, iter_frames, keyframe_before, probe, to_bgr, to_i420
 
 if TYPE_CHECKING:
-    from .render import SpotlightClip, SpotlightDrawer
+    from .render import SpotlightClip
 
 log = logging.getLogger(__name__)
 
@@ -1654,21 +1655,6 @@ def _detector_copy(detector: Detector) -> Detector | None:
     return None
 
 
-def _fork_drawers(spotlight: SpotlightClip, walks: list[str]) -> dict[str, SpotlightDrawer]:
-    """A spotlight drawer forked for each of ``walks`` ("forward", "backward")."""
-    from .render import SpotlightDrawer  # (render needs nothing of this module)
-
-    drawers: dict[str, SpotlightDrawer] = {}
-    try:
-        for walk in walks:
-            drawers[walk] = SpotlightDrawer(spotlight)
-    except BaseException:
-        for drawer in drawers.values():
-            drawer.close()
-        raise
-    return drawers
-
-
 def _convert(decoded: DecodedFrame, analysed: bool, size: tuple[int, int] | None,
              clip_size: tuple[int, int] | None, out: np.ndarray | None = None
              ) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -1913,40 +1899,28 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 part.add_point(point)
 
     def walk_backward_in_process(side: _ProcessHandoff, tick: Callable[[], None]):
-        """The backward walk in its process; its spotlight parts drawn by the drawer forked for it,
-        if it has one, else here."""
-        if "forward" in drawers:
-            drawers["forward"].forget()  # the forward walk's to feed
-        own = drawers.get("backward")
-        if own is not None:
-            spotlight.draw_in(own)
-        try:
-            outcome = walk_backward(twin, side, True, tick)
-            if own is not None:
-                own.finish()  # every part written before the walk's parts are counted
-            return outcome
-        finally:
-            if own is not None:
-                own.close()
+        """The backward walk in its process, drawing its spotlight parts itself."""
+        if drawer is not None:
+            drawer.forget()  # the forward walk's to feed
+        return walk_backward(twin, side, True, tick)
 
-    # the clip is drawn and encoded in a process of its own (render.SpotlightDrawer) for a walk that
-    # leaves a core to spare beside it: the walks in turn in this process; with the backward walk
-    # in a process of its own, the one of the two that is at least twice as long as the other (a
-    # click near one end). From the middle each walk keeps a core busy, and a drawer beside them
-    # made the analysis ~4 % slower. Drawers are forked now, before any decoder thread runs
+    # the spotlight is drawn and encoded in a process of its own (render.SpotlightDrawer) when the
+    # walks in this process leave a core to spare: walked in turn, or with the backward walk in a
+    # process of its own when the forward walk is at least twice as long (a click near the start).
+    # From the middle each walk keeps a core busy, and a drawer beside them made the analysis ~4 %
+    # slower. The backward walk hands its frames over a chunk at a time, faster than they encode,
+    # so it waited for a drawer of its own (no faster from 90 %, and ~30 MB more). The drawer is
+    # forked now, before any decoder thread runs
     backward_forks = parallel and twin is not None and fork and CAN_FORK and time_sec > 0
-    drawers: dict[str, SpotlightDrawer] = {}
     frames_behind = time_sec * info.fps
     frames_ahead = max(0.0, info.frame_count - frames_behind)
-    wanted = ([] if spotlight is None or not fork or not CAN_FORK else
-              ["forward"] if not backward_forks else
-              ["forward"] if frames_ahead >= 2 * frames_behind else
-              ["backward"] if frames_behind >= 2 * frames_ahead else [])
+    drawer: SpotlightDrawer | None = None
     try:
-        try:
-            drawers = _fork_drawers(spotlight, wanted)
-        except OSError:
-            log.warning("the spotlight's drawer could not fork: the walks draw it", exc_info=True)
+        if spotlight is not None and fork and CAN_FORK and (not backward_forks or frames_ahead >= 2 * frames_behind):
+            try:
+                drawer = SpotlightDrawer(spotlight)
+            except OSError:
+                log.warning("the spotlight's drawer could not fork: the walks draw it", exc_info=True)
         if backward_forks:
             try:
                 process = future = _BackwardProcess(walk_backward_in_process, frames_before_start, spotlight)
@@ -1954,13 +1928,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 early = False  # the backward walk decodes its first chunk itself, in its process
             except OSError:  # no fork (out of memory, a process limit): on a thread, as before
                 log.warning("the backward walk could not fork: it runs on a thread", exc_info=True)
-        if "backward" in drawers:  # that process's to feed (or, when it could not fork, not needed)
-            if process is None:
-                drawers.pop("backward").close()
-            else:
-                drawers["backward"].forget()
-        if "forward" in drawers:
-            spotlight.draw_in(drawers["forward"])
+        if drawer is not None:
+            spotlight.draw_in(drawer)
         if parallel and twin is not None and process is None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
             future = pool.submit(walk_backward, twin, handoff, early,
@@ -2027,8 +1996,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             def tick() -> None:
                 prog.tick()
             backward, backward_error = walk_backward(twin or detector, handoff, False, tick, first_chunk)
-        if "forward" in drawers:
-            drawers["forward"].finish()
+        if drawer is not None:
+            drawer.finish()
     finally:
         handoff.end_early()  # no-op once ended; all release a backward walk still waiting
         handoff.start.give(None)
@@ -2043,9 +2012,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 if pool is not None:
                     pool.shutdown(wait=True, cancel_futures=True)
             finally:
-                for drawer in drawers.values():
+                if drawer is not None:
                     drawer.close()
-                if "forward" in drawers:
                     spotlight.draw_in(None)
     result.decode_error = result.decode_error or backward_error
 
