@@ -305,13 +305,13 @@ DRAWER_BATCH = 8  # messages sent to a drawer at once: each write wakes it (~0.2
 
 class SpotlightDrawer:
     """Draws and encodes a spotlight clip's parts in a process of its own, forked from the analysis
-    (``forking.fork_child``) before its walks start; one drawer for each walk's process.
+    (``forking.fork_child``) before its walks start, for the walks in the analysis's own process.
 
-    Drawn on the walk's own thread, the clip took ~20 % of the walk: x264 and the drawing give up
-    the interpreter's lock while they work, and then waited to take it back from the walk's Python
-    (300 frames encoded in 0.25-0.40 s alone, 2.95 s beside a spinning Python thread). Here the
-    walk copies each small frame into one of ``DRAWER_SLOTS`` slots of memory it shares with the
-    drawer and sends the slot's number; the drawer hands the slot back once the frame is encoded.
+    Drawn by the walk itself, the clip is ~20 % of the walk's time (x264 ~0.9 ms a 640 px frame, the
+    drawing ~0.25 ms). Where the walk has a core to spare beside it (``track.follow_target`` says
+    when), the drawer takes that work off it. The walk copies each small frame into one of
+    ``DRAWER_SLOTS`` slots of memory it shares with the drawer and sends the slot's number; the
+    drawer hands the slot back once the frame is encoded.
     When no slot is free and none will be without more boxes (the drawer waits for the box after
     its frames), the frame goes through the pipe itself: slower (~0.8 ms of CPU a frame on the two
     sides, against ~0.05 ms), never a wait for ever. A part is fed as ``SpotlightPart`` is, through
