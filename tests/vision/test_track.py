@@ -376,6 +376,7 @@ import sys, time
 from footy.vision.detect import PitchDetector
 from footy.vision.render import SpotlightClip
 from footy.vision.track import follow_target
+from footy.vision.video import probe
 
 
 class Slow(PitchDetector):  # the backward walk takes long (decoding its first chunk: ~20 s)
@@ -392,34 +393,40 @@ class Slow(PitchDetector):  # the backward walk takes long (decoding its first c
         return super().detect(image)
 
 
-follow_target(sys.argv[1], 3.5, [float(v) for v in sys.argv[2:]], Slow(), stride=2)
+at, box, spotlight = float(sys.argv[2]), [float(v) for v in sys.argv[3:]], None
+if at < 1:  # clicked near the start, with a clip: its drawer is forked too
+    info = probe(sys.argv[1])
+    spotlight = SpotlightClip(sys.argv[1] + ".spotlight.mp4", info, 320, 2, boxes_in=(info.width, info.height))
+follow_target(sys.argv[1], at, box, Slow(), stride=2, spotlight=spotlight)
 """
 
 
-def test_the_backward_process_ends_when_the_analysis_process_is_killed(easy, tmp_path):
-    # an RQ job that is stopped or times out is killed with its work horse; the walk it forked must
-    # not run on alone for the rest of a match
+@pytest.mark.parametrize("start,forked", [(87, 1), (15, 2)], ids=["near-the-end", "near-the-start"])
+def test_the_backward_process_and_the_drawer_end_when_the_analysis_process_is_killed(easy, tmp_path, start, forked):
+    # an RQ job that is stopped or times out is killed with its work horse; the walk it forked (and,
+    # clicked near the start, the spotlight's drawer) must not run on alone for the rest of a match
     script = tmp_path / "orphan.py"
     script.write_text(ORPHAN)
-    box = [str(v) for v in easy.truth[87][1]]
+    video = tmp_path / "easy.mp4"
+    video.write_bytes(easy.path.read_bytes())  # (its clip is written beside it)
+    box = [str(v) for v in easy.truth[start][1]]
     root = str(Path(__file__).resolve().parents[2])
-    analysis = subprocess.Popen([sys.executable, str(script), str(easy.path), *box], cwd=root,
+    analysis = subprocess.Popen([sys.executable, str(script), str(video), str(start / 25), *box], cwd=root,
                                 env={**os.environ, "PYTHONPATH": root})
     try:
         deadline = time.monotonic() + 60
-        walk = set()
-        while not walk and time.monotonic() < deadline and analysis.poll() is None:
+        helpers = set()
+        while len(helpers) < forked and time.monotonic() < deadline and analysis.poll() is None:
             with open(f"/proc/{analysis.pid}/task/{analysis.pid}/children") as listed:
-                walk = {int(pid) for pid in listed.read().split()}
+                helpers = {int(pid) for pid in listed.read().split()}
             time.sleep(0.05)
-        assert walk, "the analysis never forked its backward walk"
+        assert len(helpers) == forked, f"the analysis forked {len(helpers)} of its {forked} helper processes"
         analysis.kill()
         analysis.wait()
-        (pid,) = walk
         deadline = time.monotonic() + 5
-        while _alive(pid) and time.monotonic() < deadline:
+        while any(_alive(pid) for pid in helpers) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(pid)
+        assert not any(_alive(pid) for pid in helpers)
     finally:
         if analysis.poll() is None:
             analysis.kill()
