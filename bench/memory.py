@@ -5,17 +5,14 @@
     python bench/memory.py --click start  # only the click 5 s in (forward walk all the way)
 
 Each analysis runs in a fresh subprocess. The analysis forks its backward walk into a process of
-its own (see footy.vision.track._BackwardProcess), and, clicked near one end, a drawer for the
-longer walk's spotlight (footy.vision.render.SpotlightDrawer), all from the analysis process; they
-share the pages of the libraries loaded before the fork. Three figures each: the analysis process's
-peak RSS (its own ru_maxrss: what os.wait4 reports is the larger of it and its children's), the
-largest child's (ru_maxrss of the children it reaped), and the peak of them all together, sampled
-every 50 ms: the analysis process's RSS plus its children's private pages (a page they share counts
-once: the memory the analysis takes), with the memory a drawer shares with the walk that feeds it
-(its frame slots) counted once too: the analysis process's RSS without its shared memory, plus
-every process's share of the shared memory (PSS). The target is read off that; the sum of the two
-peak RSS is printed too (with the backward walk on a thread, before the twelfth session, the figure
-was the one process's peak RSS). Streaming means
+its own (see footy.vision.track._BackwardProcess), and, clicked near the start, a drawer for the
+forward walk's spotlight (footy.vision.render.SpotlightDrawer), both from the analysis process; they
+share the pages loaded before the forks. Three figures each: the analysis process's peak RSS (its
+own ru_maxrss: what os.wait4 reports is the larger of it and its children's), the largest child's
+(ru_maxrss of the children it reaped), and the peak of them all together, sampled every 50 ms (see
+MemorySampler: a page they share counts once, the memory the analysis takes). The target is read
+off that; the sum of the two peak RSS is printed too (with the backward walk on a thread, before
+the twelfth session, the figure was the one process's peak RSS). Streaming means
 the ratio long/short should stay <= 1.2 and all under 500 MB. The long files are a 30 s broadcast-like 720p segment (see
 throughput.py) repeated by remuxing the H.264 packets (no re-encoding), cached in bench/out/.
 Each length is analysed twice: clicked 5 s in (the forward walk goes through the whole file) and
@@ -106,10 +103,16 @@ def run_child(path: Path, time_sec: float, bbox: tuple, label: str) -> dict:
 
 
 class MemorySampler:
-    """The peak, over time, of the memory a process and its forked children take together: the
-    process's RSS plus each child's private pages (Linux /proc). A child's pages shared with the
-    process it was forked from are in that process's RSS already; PSS would also split the
-    libraries' pages with every other process that maps them (this benchmark's own, a CI run's)."""
+    """The peak, over time, of the memory a process and its forked children take together (Linux
+    /proc): the process's file-backed pages (the libraries), plus each process's proportional share
+    (PSS) of its anonymous and shared memory. The process was started afresh (exec), so its anonymous
+    pages are shared with its children only, and their shares add up to each page once, wherever it
+    is mapped: in the analysis process, in the children it forked (a page two children still share
+    after the analysis process wrote its own copy too), or in the slots a drawer shares with its
+    walk. The libraries' PSS would be split with every other process that maps them (this
+    benchmark's own, a CI run's): their pages count whole, as the analysis process maps them (the
+    thirteenth session and before counted that process's RSS plus its children's private pages,
+    which missed the pages only two children share)."""
 
     def __init__(self, pid: int, every_sec: float = 0.05):
         self.pid, self.every_sec, self.peak_mb, self.children_seen = pid, every_sec, 0.0, 0
@@ -121,12 +124,8 @@ class MemorySampler:
         while not self._stop.wait(self.every_sec):
             children = _children(self.pid)
             self.children_seen = max(self.children_seen, len(children))
-            # shared memory (a drawer's frame slots, mapped by it and the walk that feeds it) is
-            # in no process's private pages, and in the analysis process's RSS only for its own
-            # drawer: it is counted apart, by every process's share of it
-            total = _rollup_kb(self.pid, ("Rss:",)) - _status_kb(self.pid, "RssShmem:") + sum(
-                _rollup_kb(child, ("Private_Clean:", "Private_Dirty:")) for child in children) + sum(
-                _rollup_kb(pid, ("Pss_Shmem:",)) for pid in (self.pid, *children))
+            total = _status_kb(self.pid, "RssFile:") + sum(
+                _rollup_kb(pid, ("Pss_Anon:", "Pss_Shmem:")) for pid in (self.pid, *children))
             self.peak_mb = max(self.peak_mb, total / 1024)
 
     def stop(self) -> None:

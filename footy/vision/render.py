@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import collections
 import csv
-import fcntl
 import json
 import logging
 import math
 import mmap
 import multiprocessing
 import os
+import pickle
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+try:
+    import fcntl
+    F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only: elsewhere pipes keep their size
+except ImportError:  # (no fcntl, and no fork either: no drawer)
+    F_SETPIPE_SZ = None
 
 import cv2
 import numpy as np
@@ -316,8 +322,9 @@ class SpotlightDrawer:
     its frames), the frame goes through the pipe itself: slower (~0.8 ms of CPU a frame on the two
     sides, against ~0.05 ms), never a wait for ever. A part is fed as ``SpotlightPart`` is, through
     ``part``; frames and boxes come in time order, interleaved, so that the drawer keeps only the
-    frames since the last box. ``finish`` waits until every part is written; an error of the
-    drawer's is raised in the walk, at the next thing it sends or at ``finish``. Messages go in
+    frames since the last box. ``finish`` waits until every part is written (a part not closed by
+    then is an error); an error of the drawer's is raised in the walk soon after it happened: at the
+    next batch sent, or slot taken, once the drawer has ended, or at ``finish``. Messages go in
     batches of ``DRAWER_BATCH``, and the slots come back a batch's at once.
     """
 
@@ -334,26 +341,28 @@ class SpotlightDrawer:
         self._lock = threading.Lock()  # walks on two threads (no process of their own) share one drawer
         to_drawer_in, to_drawer = multiprocessing.Pipe(duplex=False)
         from_drawer, from_drawer_out = multiprocessing.Pipe(duplex=False)
-        try:
-            fcntl.fcntl(to_drawer.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-        except OSError:  # a smaller system limit: the default (64 KB) works, with more waiting
-            pass
+        if F_SETPIPE_SZ is not None:
+            try:
+                fcntl.fcntl(to_drawer.fileno(), F_SETPIPE_SZ, _PIPE_BYTES)
+            except OSError:  # a smaller system limit: the default (64 KB) works, with more waiting
+                pass
 
         def in_child() -> None:
             to_drawer.close()
             from_drawer.close()
             _draw_parts(clip, self._slots, to_drawer_in, from_drawer_out)
 
-        try:
-            self.pid = fork_child(in_child)
-        except BaseException:
-            for end in (to_drawer, from_drawer):
-                end.close()
-            raise
-        finally:
+        def in_parent(pid: int) -> None:  # (no signal is handled until this is done)
+            self.pid, self._to_drawer, self._from_drawer = pid, to_drawer, from_drawer
             to_drawer_in.close()
             from_drawer_out.close()
-        self._to_drawer, self._from_drawer = to_drawer, from_drawer
+
+        try:
+            fork_child(in_child, in_parent)
+        except BaseException:
+            for end in (to_drawer, from_drawer, to_drawer_in, from_drawer_out):
+                end.close()
+            raise
 
     def part(self, path: Path) -> DrawnElsewhere:
         with self._lock:
@@ -426,7 +435,8 @@ class SpotlightDrawer:
             self._raise_outcome(exc)
 
     def finish(self) -> None:
-        """Wait until every part sent is drawn, encoded and closed; the drawer then ends."""
+        """Wait until every part is drawn, encoded and closed (one still open is an error, raised
+        here); the drawer then ends."""
         with self._lock:
             self._send(("end",))
             self._flush()
@@ -517,6 +527,8 @@ def _draw_parts(clip: SpotlightClip, slots: np.ndarray, frames, back) -> None:
                 elif kind == "close":
                     parts.pop(message[1]).close(drawn=message[2])
                 elif kind == "end":
+                    if parts:
+                        raise RuntimeError(f"the spotlight's parts {sorted(parts)} were not closed")
                     ended = True
                 else:
                     raise ValueError(f"the spotlight's drawer was sent {kind!r}")
@@ -533,6 +545,7 @@ def _draw_parts(clip: SpotlightClip, slots: np.ndarray, frames, back) -> None:
             except Exception:  # noqa: BLE001 - the error that ended the drawing counts
                 log.debug("a spotlight part could not be closed", exc_info=True)
     try:
+        pickle.loads(pickle.dumps(result))  # (one that pickles but cannot be read back would hide it)
         back.send(result)
     except Exception as exc:  # noqa: BLE001 - an error that does not pickle: its text does
         back.send((False, RuntimeError(f"the spotlight's drawing failed: {result[1]!r} ({exc})")))
