@@ -201,6 +201,14 @@ class SpotlightClip:
         that feeds them)."""
         self._drawer = drawer
 
+    def lend(self) -> np.ndarray | None:
+        """An array for a frame, from the drawer's slots (see ``SpotlightDrawer.lend``), or None."""
+        return self._drawer.lend() if self._drawer is not None else None
+
+    def lent(self, image: np.ndarray) -> bool:
+        """Whether ``image`` is a drawer's slot (not to be kept once it is added to a part)."""
+        return self._drawer is not None and self._drawer.lent(image)
+
     def wants(self, frame_index: int) -> bool:
         return frame_index % self.step == 0
 
@@ -328,13 +336,15 @@ class SpotlightDrawer:
     batches of ``DRAWER_BATCH``, and the slots come back a batch's at once.
     """
 
-    def __init__(self, clip: SpotlightClip):
+    def __init__(self, clip: SpotlightClip, slots: int = DRAWER_SLOTS):
         width, height = clip.size
         self._shape = (height * 3 // 2, width)
-        self._memory = mmap.mmap(-1, DRAWER_SLOTS * self._shape[0] * self._shape[1])  # shared with the child
-        self._slots = np.frombuffer(self._memory, np.uint8).reshape(DRAWER_SLOTS, *self._shape)
-        self._free = list(range(DRAWER_SLOTS))
+        # shared with the child; pages are touched as slots are first used (the last freed is reused first)
+        self._memory = mmap.mmap(-1, slots * self._shape[0] * self._shape[1])
+        self._slots = np.frombuffer(self._memory, np.uint8).reshape(slots, *self._shape)
+        self._free = list(range(slots))
         self._held: dict[int, tuple[int, int]] = {}  # slot -> (part number, frame index) of its frame
+        self._lent: set[int] = set()  # slots handed to the walk to decode a frame into (``lend``)
         self._last_box: dict[int, float] = {}  # part number -> the last box's frame index (inf: closed)
         self._parts = 0
         self._batch: list[tuple] = []
@@ -372,13 +382,36 @@ class SpotlightDrawer:
             self._send(("open", number, str(path)))
         return DrawnElsewhere(self, number)
 
-    def add_frame(self, number: int, frame_index: int, time_sec: float, image: np.ndarray) -> None:
+    def lend(self) -> np.ndarray | None:
+        """A free slot for the walk to put a frame in, so that ``add_frame`` sends it with no copy
+        (the backward walk keeps a chunk's frames until it has walked the chunk: in slots, they
+        are handed over at once); None when every slot holds a frame that waits for a box."""
         with self._lock:
             slot = self._slot()
-            if slot is None:
-                self._send(("frame", number, frame_index, time_sec, None), image)
-                return
-            self._slots[slot] = image
+            if slot is not None:
+                self._lent.add(slot)
+                return self._slots[slot]
+            return None
+
+    def lent(self, image: np.ndarray) -> bool:
+        """Whether ``image`` is one of this drawer's slots (comes back to it once it is encoded)."""
+        return self._slot_of(image) is not None
+
+    def _slot_of(self, image: np.ndarray) -> int | None:
+        slot, rest = divmod(image.ctypes.data - self._slots.ctypes.data, self._slots[0].nbytes)
+        return slot if rest == 0 and 0 <= slot < len(self._slots) and image.shape == self._shape else None
+
+    def add_frame(self, number: int, frame_index: int, time_sec: float, image: np.ndarray) -> None:
+        with self._lock:
+            slot = self._slot_of(image)
+            if slot in self._lent:  # (filled in place)
+                self._lent.discard(slot)
+            else:
+                slot = self._slot()
+                if slot is None:
+                    self._send(("frame", number, frame_index, time_sec, None), image)
+                    return
+                self._slots[slot] = image
             self._held[slot] = (number, frame_index)
             self._send(("frame", number, frame_index, time_sec, slot))
 

@@ -37,7 +37,7 @@ from trackers import ByteTrackTracker
 
 from .detect import Detector, guessed
 from .forking import CAN_FORK, end_child, fork_child
-from .render import SpotlightDrawer
+from .render import DRAWER_SLOTS, SpotlightDrawer
 from .types import CandidateTrack, TargetTrack, TrackPoint, VideoInfo, VisionError
 from .video import DecodedFrame, iter_decoded, iter_frames, keyframe_before, probe, to_bgr, to_i420
 
@@ -1704,6 +1704,12 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
 
     chunk_frames = _FramePool()  # the backward chunks' spotlight frames, one chunk's after another's
 
+    def chunk_frame() -> np.ndarray | None:
+        """An array for a backward chunk's spotlight frame: a drawer's slot (sent with no copy)
+        when the walk has a drawer with one free, else one from the pool (None: a new one)."""
+        lent = spotlight.lend()
+        return lent if lent is not None else chunk_frames.take()
+
     def observe_chunk(det: Detector, frames: Iterable[DecodedFrame], start_sec: float,
                       end_index: int | None = None) -> _Chunk | None:
         """Decoded frames of a backward chunk (those before ``end_index``) as observations and
@@ -1716,7 +1722,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             chunk.first_index = decoded.index if chunk.first_index is None else chunk.first_index
             analysed = decoded.index % stride == 0
             wanted = clip_size(decoded.index)  # (a frame the clip skips takes no array: none is lost)
-            image, small = _convert(decoded, analysed, size, wanted, chunk_frames.take() if wanted else None)
+            image, small = _convert(decoded, analysed, size, wanted, chunk_frame() if wanted else None)
             if small is not None:
                 chunk.frames.append((decoded.index, decoded.time_sec, small))
             if analysed:
@@ -1814,7 +1820,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                         part.close(drawn=False)
                         raise
                     part.close()
-                    chunk_frames.give_back(image for _, _, image in chunk.frames)  # drawn and written
+                    # (drawn and written; a drawer's slot comes back to it once its frame is encoded)
+                    chunk_frames.give_back(image for _, _, image in chunk.frames if not spotlight.lent(image))
                 first = observations[0]
                 later_grey, later_point = (first.grey, first.grey_scale), backward[-1]
                 chunk_end_index = chunk.first_index  # the next chunk ends where this one's frames begin
@@ -1899,28 +1906,41 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 part.add_point(point)
 
     def walk_backward_in_process(side: _ProcessHandoff, tick: Callable[[], None]):
-        """The backward walk in its process, drawing its spotlight parts itself."""
+        """The backward walk in its process; its spotlight drawn by the drawer forked for it, if any."""
         if drawer is not None:
             drawer.forget()  # the forward walk's to feed
-        return walk_backward(twin, side, True, tick)
+        if backward_drawer is not None:
+            spotlight.draw_in(backward_drawer)
+        try:
+            outcome = walk_backward(twin, side, True, tick)
+            if backward_drawer is not None:
+                backward_drawer.finish()  # every part written before the walk's parts are counted
+            return outcome
+        finally:
+            if backward_drawer is not None:
+                backward_drawer.close()
 
-    # the spotlight is drawn and encoded in a process of its own (render.SpotlightDrawer) when the
-    # walks in this process leave a core to spare: walked in turn, or with the backward walk in a
-    # process of its own when the forward walk is at least twice as long (a click near the start).
-    # From the middle each walk keeps a core busy, and a drawer beside them made the analysis ~4 %
-    # slower. The backward walk hands its frames over a chunk at a time, faster than they encode,
-    # so it waited for a drawer of its own (no faster from 90 %, and ~30 MB more). The drawer is
-    # forked now, before any decoder thread runs
+    # the spotlight is drawn and encoded in a process of its own (render.SpotlightDrawer) by a walk
+    # that leaves a core to spare: the walks in turn in this process; with the backward walk in a
+    # process of its own, the one at least twice as long as the other (a click near one end). From
+    # the middle each walk keeps a core busy, and drawers beside them made the analysis ~4 % slower.
+    # The backward walk keeps a chunk's frames until it has walked it, then hands them over at once:
+    # its drawer has slots for a whole chunk, which the chunk is decoded into (its frame pool).
+    # Drawers are forked now, before any decoder thread runs
     backward_forks = parallel and twin is not None and fork and CAN_FORK and time_sec > 0
     frames_behind = time_sec * info.fps
     frames_ahead = max(0.0, info.frame_count - frames_behind)
-    drawer: SpotlightDrawer | None = None
+    drawer = backward_drawer = None  # this process's walks', and the backward walk's process's
     try:
-        if spotlight is not None and fork and CAN_FORK and (not backward_forks or frames_ahead >= 2 * frames_behind):
-            try:
-                drawer = SpotlightDrawer(spotlight)
-            except OSError:
-                log.warning("the spotlight's drawer could not fork: the walks draw it", exc_info=True)
+        try:
+            if spotlight is not None and fork and CAN_FORK:
+                if not backward_forks or frames_ahead >= 2 * frames_behind:
+                    drawer = SpotlightDrawer(spotlight)
+                elif frames_behind >= 2 * frames_ahead:
+                    chunk_slots = math.ceil(_MAX_BACKWARD_CHUNK_SEC * info.fps / spotlight.step) + 2
+                    backward_drawer = SpotlightDrawer(spotlight, slots=chunk_slots + DRAWER_SLOTS)
+        except OSError:
+            log.warning("the spotlight's drawer could not fork: the walks draw it", exc_info=True)
         if backward_forks:
             try:
                 process = future = _BackwardProcess(walk_backward_in_process, frames_before_start, spotlight)
@@ -1928,6 +1948,12 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 early = False  # the backward walk decodes its first chunk itself, in its process
             except OSError:  # no fork (out of memory, a process limit): on a thread, as before
                 log.warning("the backward walk could not fork: it runs on a thread", exc_info=True)
+        if backward_drawer is not None:  # that process's to feed (or, if it could not fork, not needed)
+            if process is None:
+                backward_drawer.close()
+                backward_drawer = None
+            else:
+                backward_drawer.forget()
         if drawer is not None:
             spotlight.draw_in(drawer)
         if parallel and twin is not None and process is None:
@@ -2015,6 +2041,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 if drawer is not None:
                     drawer.close()
                     spotlight.draw_in(None)
+                if backward_drawer is not None:
+                    backward_drawer.close()  # (ended by the backward walk: reaped here, its parent)
     result.decode_error = result.decode_error or backward_error
 
     result.points = _to_source(list(reversed(backward)) + forward, sx, sy, info)

@@ -152,14 +152,14 @@ def test_follow_target_backward_in_a_process_on_a_thread_or_in_turn_gives_the_sa
     assert points["process"] == points["in turn"] and points["thread"] == points["in turn"]
 
 
-@pytest.mark.parametrize("start,how,forks", [(10, {}, 2), (90, {}, 1), (10, {"parallel": False}, 1)],
-                         ids=["near-the-start", "near-the-end", "in-turn"])
-def test_a_forward_walk_with_a_core_to_spare_has_its_spotlight_drawn_aside_and_the_clip_is_the_same(
+@pytest.mark.parametrize("start,how,forks", [(10, {}, 2), (90, {}, 2), (50, {}, 1), (10, {"parallel": False}, 1)],
+                         ids=["near-the-start", "near-the-end", "in-the-middle", "in-turn"])
+def test_the_longer_walk_has_its_spotlight_drawn_aside_and_the_clip_is_the_same(
         easy, tmp_path, monkeypatch, start, how, forks):
-    # clicked near the start, the forward walk hands its part of the clip to a drawer of its own
-    # (a fork besides the backward walk's); walked in turn, both walks do; clicked near the end,
-    # nothing is drawn aside (the backward walk's fork only). The clip is the one drawn by the walks
-    # themselves (on threads, nothing forked), frame for frame
+    # clicked near one end, the longer walk hands its part of the clip to a drawer of its own (a
+    # fork besides the backward walk's; near the end the backward walk's chunks are decoded into the
+    # drawer's slots); walked in turn, both walks do; from the middle nothing is drawn aside. The
+    # clip is the one drawn by the walks themselves (on threads, nothing forked), frame for frame
     info = probe(easy.path)
     forked, fork = [], os.fork
     monkeypatch.setattr(os, "fork", lambda: forked.append(1) or fork())
