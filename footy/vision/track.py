@@ -1219,7 +1219,8 @@ class _FramePool:
     taken again by the next. A chunk holds up to a GOP of frames (~350 KB each at 640 px) until it
     is walked and drawn; freed and allocated anew from chunk to chunk, they fragmented glibc's heap,
     whose holes the next chunk reused only in part: a 10-minute match clicked 25 s before its end
-    peaked at 519 MB (the two processes together) instead of ~420 MB. Used by one walk only."""
+    peaked at 519 MB (the two processes together) instead of ~420 MB. Used by one walk only; a
+    backward walk with a drawer of its own takes the drawer's slots instead (``chunk_frame``)."""
 
     def __init__(self):
         self._free: list[np.ndarray] = []
