@@ -209,6 +209,10 @@ class SpotlightClip:
         """Whether ``image`` is a drawer's slot (not to be kept once it is added to a part)."""
         return self._drawer is not None and self._drawer.lent(image)
 
+    def unlend(self, image: np.ndarray) -> None:
+        if self._drawer is not None:
+            self._drawer.unlend(image)
+
     def wants(self, frame_index: int) -> bool:
         return frame_index % self.step == 0
 
@@ -319,7 +323,8 @@ DRAWER_BATCH = 8  # messages sent to a drawer at once: each write wakes it (~0.2
 
 class SpotlightDrawer:
     """Draws and encodes a spotlight clip's parts in a process of its own, forked from the analysis
-    (``forking.fork_child``) before its walks start, for the walks in the analysis's own process.
+    (``forking.fork_child``) before its walks start: for the walks in the analysis's own process, or
+    for the backward walk's process (``lends``: its chunks are decoded into the slots, see ``lend``).
 
     Drawn by the walk itself, the clip is ~20 % of the walk's time (x264 ~0.9 ms a 640 px frame, the
     drawing ~0.25 ms). Where the walk has a core to spare beside it (``track.follow_target`` says
@@ -336,7 +341,7 @@ class SpotlightDrawer:
     batches of ``DRAWER_BATCH``, and the slots come back a batch's at once.
     """
 
-    def __init__(self, clip: SpotlightClip, slots: int = DRAWER_SLOTS):
+    def __init__(self, clip: SpotlightClip, slots: int = DRAWER_SLOTS, lends: bool = False):
         width, height = clip.size
         self._shape = (height * 3 // 2, width)
         # shared with the child; pages are touched as slots are first used (the last freed is reused first)
@@ -345,6 +350,7 @@ class SpotlightDrawer:
         self._free = list(range(slots))
         self._held: dict[int, tuple[int, int]] = {}  # slot -> (part number, frame index) of its frame
         self._lent: set[int] = set()  # slots handed to the walk to decode a frame into (``lend``)
+        self.lends = lends
         self._last_box: dict[int, float] = {}  # part number -> the last box's frame index (inf: closed)
         self._parts = 0
         self._batch: list[tuple] = []
@@ -385,13 +391,25 @@ class SpotlightDrawer:
     def lend(self) -> np.ndarray | None:
         """A free slot for the walk to put a frame in, so that ``add_frame`` sends it with no copy
         (the backward walk keeps a chunk's frames until it has walked the chunk: in slots, they
-        are handed over at once); None when every slot holds a frame that waits for a box."""
+        are handed over at once); None when every slot holds a frame that waits for a box, or
+        the drawer does not lend (it has slots for a few frames only)."""
+        if not self.lends:
+            return None
         with self._lock:
             slot = self._slot()
             if slot is not None:
                 self._lent.add(slot)
                 return self._slots[slot]
             return None
+
+    def unlend(self, image: np.ndarray) -> None:
+        """A lent slot that will not be added after all (the frame went elsewhere, or its chunk
+        failed) is free again."""
+        with self._lock:
+            slot = self._slot_of(image)
+            if slot in self._lent:
+                self._lent.discard(slot)
+                self._free.append(slot)
 
     def lent(self, image: np.ndarray) -> bool:
         """Whether ``image`` is one of this drawer's slots (comes back to it once it is encoded)."""

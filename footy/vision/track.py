@@ -1717,18 +1717,31 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         spotlight frames, in time order; None when it has no analysed frame."""
         chunk = _Chunk(start_sec)
         camera = CameraMotion()
-        for decoded in frames:
-            if end_index is not None and decoded.index >= end_index:
-                break
-            chunk.first_index = decoded.index if chunk.first_index is None else chunk.first_index
-            analysed = decoded.index % stride == 0
-            wanted = clip_size(decoded.index)  # (a frame the clip skips takes no array: none is lost)
-            image, small = _convert(decoded, analysed, size, wanted, chunk_frame() if wanted else None)
-            if small is not None:
-                chunk.frames.append((decoded.index, decoded.time_sec, small))
-            if analysed:
-                chunk.observations.append(_observe(image, decoded.index, decoded.time_sec, det, camera))
-        return chunk if chunk.observations else None
+        try:
+            for decoded in frames:
+                if end_index is not None and decoded.index >= end_index:
+                    break
+                chunk.first_index = decoded.index if chunk.first_index is None else chunk.first_index
+                analysed = decoded.index % stride == 0
+                wanted = clip_size(decoded.index)  # (a frame the clip skips takes no array: none is lost)
+                out = chunk_frame() if wanted else None
+                image, small = _convert(decoded, analysed, size, wanted, out)
+                if out is not None and small is not out:  # (a turned frame: converted anew)
+                    spotlight.unlend(out)
+                if small is not None:
+                    chunk.frames.append((decoded.index, decoded.time_sec, small))
+                if analysed:
+                    chunk.observations.append(_observe(image, decoded.index, decoded.time_sec, det, camera))
+        except BaseException:
+            if chunk.frames:  # (a drawer's slots, lent for them, are free again)
+                for _, _, small in chunk.frames:
+                    spotlight.unlend(small)
+            raise
+        if not chunk.observations:
+            for _, _, small in chunk.frames:
+                spotlight.unlend(small)
+            return None
+        return chunk
 
     def decode_chunk(det: Detector, end_index: int, start_sec: float | None = None) -> _Chunk | None:
         if start_sec is None:
@@ -1919,7 +1932,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             return outcome
         finally:
             if backward_drawer is not None:
-                backward_drawer.close()
+                backward_drawer.forget()  # (it is this process's sibling: the analysis ends and reaps it)
 
     # the spotlight is drawn and encoded in a process of its own (render.SpotlightDrawer) by a walk
     # that leaves a core to spare: the walks in turn in this process; with the backward walk in a
@@ -1939,7 +1952,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                     drawer = SpotlightDrawer(spotlight)
                 elif frames_behind >= 2 * frames_ahead:
                     chunk_slots = math.ceil(_MAX_BACKWARD_CHUNK_SEC * info.fps / spotlight.step) + 2
-                    backward_drawer = SpotlightDrawer(spotlight, slots=chunk_slots + DRAWER_SLOTS)
+                    backward_drawer = SpotlightDrawer(spotlight, slots=chunk_slots + DRAWER_SLOTS, lends=True)
         except OSError:
             log.warning("the spotlight's drawer could not fork: the walks draw it", exc_info=True)
         if backward_forks:

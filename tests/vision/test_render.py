@@ -233,3 +233,24 @@ def test_a_drawer_that_fails_says_why_in_the_walk_and_ends(scene, tmp_path):
         drawer.close()
     with pytest.raises(ChildProcessError):
         os.waitpid(drawer.pid, os.WNOHANG)
+
+
+def test_a_drawer_lends_its_slots_only_when_told_and_a_slot_not_used_comes_back(scene, tmp_path):
+    # the backward walk decodes its chunks into its drawer's slots; a frame converted elsewhere (a
+    # turned video) or a chunk that failed gives its slots back, else they would run out for good
+    info = probe(scene.path)
+    clip = SpotlightClip(tmp_path / "clip.mp4", info, max_width=320, stride=1)
+    few, lending = SpotlightDrawer(clip), SpotlightDrawer(clip, slots=4, lends=True)
+    try:
+        assert few.lend() is None
+        lent = [lending.lend() for _ in range(4)]
+        assert all(image is not None and lending.lent(image) for image in lent)
+        assert lending.lend() is None  # all four out, none waiting to be drawn
+        for image in lent:
+            lending.unlend(image)
+        again = [lending.lend() for _ in range(4)]
+        assert {image.ctypes.data for image in again} == {image.ctypes.data for image in lent}
+        assert not lending.lent(np.empty_like(again[0]))
+    finally:
+        few.close()
+        lending.close()
