@@ -115,6 +115,11 @@ class MemorySampler:
     which missed the pages only two children share)."""
 
     def __init__(self, pid: int, every_sec: float = 0.05):
+        with open("/proc/self/smaps_rollup") as rollup:
+            fields = {line.split()[0] for line in rollup}
+        if not {"Pss_Anon:", "Pss_Shmem:"} <= fields:  # (older kernels do not list them)
+            raise SystemExit("this kernel's /proc/PID/smaps_rollup has no Pss_Anon or Pss_Shmem: "
+                             "the memory of the analysis's processes cannot be counted")
         self.pid, self.every_sec, self.peak_mb, self.children_seen = pid, every_sec, 0.0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
