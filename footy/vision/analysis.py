@@ -10,7 +10,6 @@ keeps a frame or two, a backward chunk its few seconds of small frames.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import math
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -99,8 +98,7 @@ def steady_heap() -> bool:
     analysis, against ~12,000 and ~0.1 s with these (bench/README.md). False where the C library is
     not glibc (nothing is changed there)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # (the process's own symbols: libc's, with no search for it)
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_TRIM_THRESHOLD, HEAP_TRIM_BYTES)) and bool(mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_BYTES))

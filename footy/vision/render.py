@@ -416,8 +416,7 @@ class SpotlightDrawer:
         return self._slot_of(image) is not None
 
     def _slot_of(self, image: np.ndarray) -> int | None:
-        slot, rest = divmod(image.ctypes.data - self._slots.ctypes.data, self._slots[0].nbytes)
-        return slot if rest == 0 and 0 <= slot < len(self._slots) and image.shape == self._shape else None
+        return _slot_index(self._slots, image)
 
     def add_frame(self, number: int, frame_index: int, time_sec: float, image: np.ndarray) -> None:
         with self._lock:
@@ -545,16 +544,22 @@ class DrawnElsewhere:
                 raise
 
 
+def _slot_index(slots: np.ndarray, image: np.ndarray) -> int | None:
+    """Which of ``slots`` (one array of them, shared memory) ``image`` is, by its address; None
+    when it is none of them."""
+    slot, rest = divmod(image.ctypes.data - slots.ctypes.data, slots[0].nbytes)
+    return slot if rest == 0 and 0 <= slot < len(slots) and image.shape == slots.shape[1:] else None
+
+
 def _draw_parts(clip: SpotlightClip, slots: np.ndarray, frames, back) -> None:
     """The drawer's side: parts opened, fed and closed as the walk sent them, each slot handed back
     (its number sent ``back``) once its frame is encoded or dropped, until "end"; then the outcome,
     (True, None) or (False, the error), goes ``back``."""
-    first, size = slots.ctypes.data, slots[0].nbytes
     released: list[int] = []
 
     def release(image: np.ndarray) -> None:
-        slot, rest = divmod(image.ctypes.data - first, size)
-        if rest == 0 and 0 <= slot < len(slots):  # (not a frame that came through the pipe)
+        slot = _slot_index(slots, image)
+        if slot is not None:  # (not a frame that came through the pipe)
             released.append(slot)
 
     parts: dict[int, SpotlightPart] = {}

@@ -1717,6 +1717,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         spotlight frames, in time order; None when it has no analysed frame."""
         chunk = _Chunk(start_sec)
         camera = CameraMotion()
+        kept = False
         try:
             for decoded in frames:
                 if end_index is not None and decoded.index >= end_index:
@@ -1732,16 +1733,12 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                     chunk.frames.append((decoded.index, decoded.time_sec, small))
                 if analysed:
                     chunk.observations.append(_observe(image, decoded.index, decoded.time_sec, det, camera))
-        except BaseException:
-            if chunk.frames:  # (a drawer's slots, lent for them, are free again)
+            kept = bool(chunk.observations)
+        finally:
+            if not kept:  # (failed, or nothing to walk: a drawer's slots lent for its frames are free again)
                 for _, _, small in chunk.frames:
                     spotlight.unlend(small)
-            raise
-        if not chunk.observations:
-            for _, _, small in chunk.frames:
-                spotlight.unlend(small)
-            return None
-        return chunk
+        return chunk if kept else None
 
     def decode_chunk(det: Detector, end_index: int, start_sec: float | None = None) -> _Chunk | None:
         if start_sec is None:
