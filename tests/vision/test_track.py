@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from footy.vision.detect import PitchDetector
-from footy.vision.render import SpotlightClip
+from footy.vision.render import SpotlightClip, SpotlightDrawer
 from footy.vision.synthetic import camera_at, render_scene, scene_preset
 from footy.vision.track import _MIN_TRACKED, CameraMotion, _Channel, candidate_tracks, follow_target
 from footy.vision.types import TargetTrack, VisionError
@@ -374,7 +374,7 @@ def test_a_forward_walk_that_fails_ends_the_backward_process_at_once(easy):
 ORPHAN = """
 import sys, time
 from footy.vision.detect import PitchDetector
-from footy.vision.render import SpotlightClip
+from footy.vision.render import SpotlightClip, SpotlightDrawer
 from footy.vision.track import follow_target
 from footy.vision.video import probe
 
@@ -504,3 +504,44 @@ def test_a_phone_clip_stored_sideways_is_followed_as_it_is_shown(easy, tmp_path)
     track = follow_target(path, 2.07, easy.truth[52][1], PitchDetector(), info=info, stride=2)
     share, switches, _ = followed(easy, track, 1)
     assert share >= 0.95 and switches == 0
+
+
+def test_a_sideways_phone_clip_clicked_near_the_end_gives_its_drawers_slots_back(easy, tmp_path, monkeypatch):
+    # the backward walk decodes its chunks into its drawer's slots; a turned frame is converted into
+    # a new array instead, and the slot it was lent must come back, or the slots run out for good
+    # and every later frame crawls through the pipe (the clip would look the same)
+    path = tmp_path / "phone.mp4"
+    with H264Writer(path, 25, 360, 640, crf=18, rotation=90) as writer:
+        for frame in iter_frames(easy.path):
+            writer.write(cv2.rotate(frame.image, cv2.ROTATE_90_CLOCKWISE))
+    info = probe(path)
+    # the drawers run in forked processes: what each lending drawer had out at its finish goes to a file
+    ledger = tmp_path / "lent.txt"
+    unlend, finish = SpotlightDrawer.unlend, SpotlightDrawer.finish
+
+    def counting_unlend(self, image):
+        self.given_back = getattr(self, "given_back", 0) + (self._slot_of(image) in self._lent)
+        unlend(self, image)
+
+    def recording_finish(self):
+        if self.lends:
+            with open(ledger, "a") as out:
+                out.write(f"{len(self._lent)} {getattr(self, 'given_back', 0)}\n")
+        finish(self)
+
+    monkeypatch.setattr(SpotlightDrawer, "unlend", counting_unlend)
+    monkeypatch.setattr(SpotlightDrawer, "finish", recording_finish)
+    clips = {}
+    for way, extra in (("drawn aside", {}), ("drawn by the walks", {"fork": False})):
+        clip = SpotlightClip(tmp_path / f"{way}.mp4", info, max_width=320, stride=2, boxes_in=(640, 360))
+        track = in_time(lambda: follow_target(path, 90 / 25.0, easy.truth[90][1], PitchDetector(),
+                                              info=info, stride=2, spotlight=clip, **extra))
+        assert isinstance(track, TargetTrack), track
+        clip.finish()
+        clips[way] = list(iter_frames(clip.out_path))
+    outstanding, given_back = map(int, ledger.read_text().split())  # one lending drawer: the backward walk's
+    assert given_back >= 80  # every frame the backward walk put in the clip was turned, its slot given back
+    assert outstanding == 0
+    aside, walks = clips["drawn aside"], clips["drawn by the walks"]
+    assert [f.index for f in aside] == [f.index for f in walks] == list(range(100))
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(aside, walks))
