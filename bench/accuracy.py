@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="follow each player from this many starts, spread over the clip (1: the middle)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
+    if args.starts < 1:
+        parser.error("--starts must be at least 1")
     height = int(round(args.width * 9 / 16 / 2)) * 2
     args.stride = args.stride or default_stride(args.fps)
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="footy-accuracy-"))
