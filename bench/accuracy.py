@@ -19,6 +19,8 @@ For every scene preset (footy.vision.synthetic.scene_preset) it prints:
   one start's share can swing by 0.5 with the crossings it happens to meet first.
 ``--fps 50`` films the same scenes at 50 frames a second (as many broadcasts are), every motion
 as fast in seconds; the stride is then the production one for that rate (every 4th frame at 50).
+``--player-scale 0.5`` draws every player half as tall, moving half as far (a wider shot: 10-22 px
+at the 640 px work width, as on the far side of a broadcast's wide camera).
 Targets: detection recall >= 0.95; chosen-player share >= 0.95 with at most 1 switch per scene.
 """
 from __future__ import annotations
@@ -39,7 +41,8 @@ from trackers.eval import evaluate_mot_sequence  # noqa: E402
 
 from footy.vision.detect import PitchDetector  # noqa: E402
 from footy.vision.analysis import default_stride  # noqa: E402
-from footy.vision.synthetic import PRESETS, Scene, at_frame_rate, render_scene, scene_preset  # noqa: E402
+from footy.vision.synthetic import (PRESETS, Scene, at_frame_rate, players_scaled, render_scene,  # noqa: E402
+                                    scene_preset)
 from footy.vision.track import (  # noqa: E402
     analysis_scaling, candidate_tracks, detect_scaled, follow_target, new_candidate_tracker)
 from footy.vision.video import iter_frames, probe  # noqa: E402
@@ -217,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tracking", action="store_true", help="skip detection/candidate-tracking scores")
     parser.add_argument("--starts", type=int, default=1,
                         help="follow each player from this many starts, spread over the clip (1: the middle)")
+    parser.add_argument("--player-scale", type=float, default=1.0,
+                        help="draw the players this many times as tall (0.5: a wider shot, 10-22 px at the work scale)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.starts < 1:
@@ -233,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in [s.strip() for s in args.scenes.split(",") if s.strip()]:
         spec = at_frame_rate(scene_preset(name, seconds=args.seconds, seed=args.seed, width=args.width,
                                           height=height), args.fps)
+        if args.player_scale != 1.0:
+            spec = players_scaled(spec, args.player_scale)
         scene = render_scene(spec, workdir / f"{name}.mp4")
         if spec.cuts:
             cut_scenes.add(name)
@@ -253,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"... {name} done ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
 
     print(f"\nfooty accuracy benchmark: {args.width}x{height} at {args.fps:g} fps, {args.seconds:g}s scenes, "
-          f"stride {args.stride}, seed {args.seed}")
+          f"stride {args.stride}, seed {args.seed}"
+          + (f", players x{args.player_scale:g} as tall" if args.player_scale != 1.0 else ""))
     if det_rows:
         print("\nDetection (PitchDetector, IoU>=0.5) and candidate tracking (ByteTrack, trackers.eval)")
         print(f"recall65: recall over the players no nearer player hides more than {1 - SEEN_SHARE:.0%} of")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import parse_qs
 
 import cv2
@@ -188,6 +188,46 @@ class PlayerSizeModel:
 
 
 # --------------------------------------------------------------------------------------------
+# Foreground: what on the pitch is no grass and no pitch line
+# --------------------------------------------------------------------------------------------
+
+class MaskKernels(NamedTuple):
+    """Sizes (work pixels) of the operations that make the players' mask."""
+
+    line: int  # white strokes thinner than this are pitch lines, not white kit
+    speck_height: int  # an opening this tall...
+    speck_width: int  # ...and this wide drops what is left of lines and noise
+    close_height: int  # a vertical closing joins head, shirt, shorts and legs
+
+
+# For players ~30-45 px tall at the work scale (a 720p wide shot's near half, most of footy's
+# generated scenes). A player under SMALL_PLAYER px tall (the far side of a wide shot; a 1080p wide
+# camera's players at 640 px: 15-25 px) has white shorts 3-4 px tall and legs 1-2 px wide, which
+# those kernels take for pitch lines and specks: what is left is a shirt, a box made up above it or
+# nothing (seed-0 `match` with its players half as tall: recall 0.16). Where players stand that
+# small, thinner white is kit, and the opening is a column: it drops what lines leave lying and
+# keeps upright legs (recall 0.97 there; bench/README "Small players").
+PLAYER_KERNELS = MaskKernels(line=5, speck_height=3, speck_width=3, close_height=9)  # (closing: 9 at 360 rows, as tall)
+SMALL_PLAYER_KERNELS = MaskKernels(line=3, speck_height=4, speck_width=1, close_height=5)
+SMALL_PLAYER = 28.0
+
+
+def _player_mask(not_grass: np.ndarray, white: np.ndarray, kernels: MaskKernels) -> np.ndarray:
+    """255 where a player may be: not grass, no thin white stroke, no speck, joined vertically."""
+    # pitch lines: thin white strokes. White kits are thick, so an opening of the white mask
+    # keeps them while the lines fall out; the difference is removed from the foreground
+    line = np.ones((kernels.line, kernels.line), np.uint8)
+    thin_white = cv2.subtract(white, cv2.morphologyEx(white, cv2.MORPH_OPEN, line))
+    foreground = cv2.subtract(not_grass, thin_white)
+    # what is left of thinner lines and noise: an opening removes it, players survive
+    speck = np.ones((kernels.speck_height, kernels.speck_width), np.uint8)
+    foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, speck)
+    # join head, shirt, shorts and legs (legs leave grass between them)
+    join = cv2.getStructuringElement(cv2.MORPH_RECT, (3, kernels.close_height))
+    return cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, join)
+
+
+# --------------------------------------------------------------------------------------------
 # PitchDetector
 # --------------------------------------------------------------------------------------------
 
@@ -278,18 +318,16 @@ class PitchDetector:
         pitch = self.last_pitch_mask
         # a player standing at the far touchline sticks out above the grass: grow the pitch upward
         pitch = cv2.dilate(pitch, np.ones((max(3, hgt // 12), 3), np.uint8), anchor=(1, max(3, hgt // 12) - 1))
-        foreground = cv2.bitwise_and(cv2.bitwise_not(grass), cv2.bitwise_not(grass), mask=pitch)
-        # pitch lines: thin white strokes. White kits are thick, so an opening of the white mask
-        # keeps them while the lines fall out; the difference is removed from the foreground
+        not_grass = cv2.bitwise_and(cv2.bitwise_not(grass), cv2.bitwise_not(grass), mask=pitch)
         white = cv2.inRange(hsv, np.array([0, 0, 150], np.uint8), np.array([179, 80, 255], np.uint8))
-        thin_white = cv2.subtract(white, cv2.morphologyEx(white, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)))
-        foreground = cv2.subtract(foreground, thin_white)
-        # what is left of thinner lines and noise: an opening removes it, players survive
-        foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        # join head, shirt, shorts and legs (legs leave grass between them)
         close_h = max(3, int(round(hgt * 0.012)) * 2 + 1)
-        foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE,
-                                      cv2.getStructuringElement(cv2.MORPH_RECT, (3, close_h)))
+        foreground = _player_mask(not_grass, white, PLAYER_KERNELS._replace(close_height=close_h))
+        small = self._small_player_rows(hgt)
+        if small:
+            # (a few rows below them too: the mask's operations reach 10 rows, so the rows kept
+            # are as a mask of the whole frame would have them)
+            below = min(hgt, small + 16)
+            foreground[:small] = _player_mask(not_grass[:below], white[:below], SMALL_PLAYER_KERNELS)[:small]
         n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(foreground, 8, cv2.CV_32S, cv2.CCL_GRANA)
         min_h = max(6.0, self.min_height_frac * hgt)
         max_h = self.max_height_frac * hgt
@@ -365,6 +403,14 @@ class PitchDetector:
         if not boxes:
             return np.empty((0, 4)), np.empty(0), np.empty(0, bool)
         return np.array(boxes, dtype=np.float64), np.array(confs, dtype=np.float64), np.array(guesses, bool)
+
+    def _small_player_rows(self, frame_h: int) -> int:
+        """How many rows, from the top, have players under ``SMALL_PLAYER`` work pixels tall
+        standing on them (the size model never makes a player smaller further down, so they are
+        the top rows); none until the size model has its first players."""
+        if not self.sizes.ready:  # (as on an empty pitch: thinner kernels keep the centre circle's sides)
+            return 0
+        return int(np.count_nonzero(self.sizes.expected(np.arange(frame_h) / frame_h) * frame_h < SMALL_PLAYER))
 
     def _standing(self, x1: float, y1: float, x2: float, y2: float, frame_h: int) -> tuple[float, bool] | None:
         """A part of a blob (split or not) as a standing player: (its top, whether that was made

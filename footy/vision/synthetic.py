@@ -133,6 +133,15 @@ def at_frame_rate(spec: SceneSpec, fps: float) -> SceneSpec:
                    cuts=list(spec.cuts))
 
 
+def players_scaled(spec: SceneSpec, factor: float) -> SceneSpec:
+    """The same players drawn ``factor`` times as tall, in the same places, moving ``factor``
+    times as far a frame: a wider shot, as a broadcast's wide camera shows the far side of the
+    pitch (its players 15-25 px tall at footy's 640 px work width)."""
+    players = [replace(p, height=p.height * factor, wobble=p.wobble * factor,
+                       velocity=(p.velocity[0] * factor, p.velocity[1] * factor)) for p in spec.players]
+    return replace(spec, players=players, cuts=list(spec.cuts))
+
+
 def _cut_offset(spec: SceneSpec, frame_index: int) -> float:
     """How far the wide camera has moved during the cuts that ended before this frame."""
     t = frame_index / spec.fps
