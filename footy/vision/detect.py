@@ -204,9 +204,9 @@ class MaskKernels(NamedTuple):
 # generated scenes). A player under SMALL_PLAYER px tall (the far side of a wide shot; a 1080p wide
 # camera's players at 640 px: 15-25 px) has white shorts 3-4 px tall and legs 1-2 px wide, which
 # those kernels take for pitch lines and specks: what is left is a shirt, a box made up above it or
-# nothing (seed-0 `match` with its players half as tall: recall 0.16). Where players stand that
+# nothing (seed-0 `match` with its players half as tall: recall 0.15). Where players stand that
 # small, thinner white is kit, and the opening is a column: it drops what lines leave lying and
-# keeps upright legs (recall 0.97 there; bench/README "Small players").
+# keeps upright legs (recall 0.94 there; bench/README "Small players").
 PLAYER_KERNELS = MaskKernels(line=5, speck_height=3, speck_width=3, close_height=9)  # (closing: 9 at 360 rows, as tall)
 SMALL_PLAYER_KERNELS = MaskKernels(line=3, speck_height=4, speck_width=1, close_height=5)
 SMALL_PLAYER = 28.0
