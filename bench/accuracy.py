@@ -19,7 +19,7 @@ For every scene preset (footy.vision.synthetic.scene_preset) it prints:
   one start's share can swing by 0.5 with the crossings it happens to meet first.
 ``--fps 50`` films the same scenes at 50 frames a second (as many broadcasts are), every motion
 as fast in seconds; the stride is then the production one for that rate (every 4th frame at 50).
-``--player-scale 0.5`` draws every player half as tall, moving half as far (a wider shot: 10-22 px
+``--player-scale 0.5`` draws every player half as tall, moving half as far (a wider shot: 10-27 px
 at the 640 px work width, as on the far side of a broadcast's wide camera).
 Targets: detection recall >= 0.95; chosen-player share >= 0.95 with at most 1 switch per scene.
 """
@@ -221,11 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, default=1,
                         help="follow each player from this many starts, spread over the clip (1: the middle)")
     parser.add_argument("--player-scale", type=float, default=1.0,
-                        help="draw the players this many times as tall (0.5: a wider shot, 10-22 px at the work scale)")
+                        help="draw the players this many times as tall (0.5: a wider shot, 10-27 px at the work scale)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.starts < 1:
         parser.error("--starts must be at least 1")
+    if args.player_scale <= 0:
+        parser.error("--player-scale must be above 0")
     height = int(round(args.width * 9 / 16 / 2)) * 2
     args.stride = args.stride or default_stride(args.fps)
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="footy-accuracy-"))

@@ -200,16 +200,26 @@ class MaskKernels(NamedTuple):
     close_height: int  # a vertical closing joins head, shirt, shorts and legs
 
 
-# For players ~30-45 px tall at the work scale (a 720p wide shot's near half, most of footy's
-# generated scenes). A player under SMALL_PLAYER px tall (the far side of a wide shot; a 1080p wide
-# camera's players at 640 px: 15-25 px) has white shorts 3-4 px tall and legs 1-2 px wide, which
-# those kernels take for pitch lines and specks: what is left is a shirt, a box made up above it or
-# nothing (seed-0 `match` with its players half as tall: recall 0.15). Where players stand that
-# small, thinner white is kit, and the opening is a column: it drops what lines leave lying and
-# keeps upright legs (recall 0.94 there; bench/README "Small players").
-PLAYER_KERNELS = MaskKernels(line=5, speck_height=3, speck_width=3, close_height=9)  # (closing: 9 at 360 rows, as tall)
+# The ordinary kernels (``player_kernels``) are for players ~30-45 px tall at the work scale (a
+# 720p wide shot's near half, most of footy's generated scenes). A player under SMALL_PLAYER px
+# tall (the far side of a wide shot; a 1080p wide camera's players at 640 px: 15-25 px) has white
+# shorts 3-4 px tall and legs 1-2 px wide, which those kernels take for pitch lines and specks:
+# what is left is a shirt, a box made up above it or nothing (seed-0 `match` with its players half
+# as tall: recall 0.15). Where players stand that small, thinner white is kit, and the opening is a
+# column: it drops what lines leave lying and keeps upright legs (recall 0.94 there; bench/README
+# "Small players").
 SMALL_PLAYER_KERNELS = MaskKernels(line=3, speck_height=4, speck_width=1, close_height=5)
 SMALL_PLAYER = 28.0
+
+
+def player_kernels(frame_h: int) -> MaskKernels:
+    """The kernels for players of ordinary size: the closing grows with the frame (9 at 360 rows)."""
+    return MaskKernels(line=5, speck_height=3, speck_width=3, close_height=max(3, int(round(frame_h * 0.012)) * 2 + 1))
+
+
+def _reach(kernels: MaskKernels) -> int:
+    """How many rows away a pixel of ``_player_mask`` can be changed (a bound: the three steps' heights)."""
+    return kernels.line + kernels.speck_height + kernels.close_height
 
 
 def _player_mask(not_grass: np.ndarray, white: np.ndarray, kernels: MaskKernels) -> np.ndarray:
@@ -219,9 +229,13 @@ def _player_mask(not_grass: np.ndarray, white: np.ndarray, kernels: MaskKernels)
     line = np.ones((kernels.line, kernels.line), np.uint8)
     thin_white = cv2.subtract(white, cv2.morphologyEx(white, cv2.MORPH_OPEN, line))
     foreground = cv2.subtract(not_grass, thin_white)
-    # what is left of thinner lines and noise: an opening removes it, players survive
-    speck = np.ones((kernels.speck_height, kernels.speck_width), np.uint8)
-    foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, speck)
+    # what is left of thinner lines and noise: an opening removes it, players survive. (By hand:
+    # morphologyEx gives the erosion and the dilation one anchor, which shifts an even kernel's
+    # opening a row down; the dilation's anchor is the erosion's mirrored)
+    height, width = kernels.speck_height, kernels.speck_width
+    speck = np.ones((height, width), np.uint8)
+    foreground = cv2.erode(foreground, speck, anchor=(width // 2, height // 2))
+    foreground = cv2.dilate(foreground, speck, anchor=(width - 1 - width // 2, height - 1 - height // 2))
     # join head, shirt, shorts and legs (legs leave grass between them)
     join = cv2.getStructuringElement(cv2.MORPH_RECT, (3, kernels.close_height))
     return cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, join)
@@ -320,14 +334,17 @@ class PitchDetector:
         pitch = cv2.dilate(pitch, np.ones((max(3, hgt // 12), 3), np.uint8), anchor=(1, max(3, hgt // 12) - 1))
         not_grass = cv2.bitwise_and(cv2.bitwise_not(grass), cv2.bitwise_not(grass), mask=pitch)
         white = cv2.inRange(hsv, np.array([0, 0, 150], np.uint8), np.array([179, 80, 255], np.uint8))
-        close_h = max(3, int(round(hgt * 0.012)) * 2 + 1)
-        foreground = _player_mask(not_grass, white, PLAYER_KERNELS._replace(close_height=close_h))
-        small = self._small_player_rows(hgt)
-        if small:
-            # (a few rows below them too: the mask's operations reach 10 rows, so the rows kept
-            # are as a mask of the whole frame would have them)
-            below = min(hgt, small + 16)
-            foreground[:small] = _player_mask(not_grass[:below], white[:below], SMALL_PLAYER_KERNELS)[:small]
+        # each part of the frame's mask made with its kernels, from the rows it keeps and those
+        # within the kernels' reach (so the rows kept are as a mask of the whole frame has them)
+        small_rows, kernels = self._small_player_rows(hgt), player_kernels(hgt)
+        foreground = np.empty_like(not_grass)
+        if small_rows < hgt:
+            top = max(0, small_rows - _reach(kernels))
+            foreground[small_rows:] = _player_mask(not_grass[top:], white[top:], kernels)[small_rows - top:]
+        if small_rows:
+            below = min(hgt, small_rows + _reach(SMALL_PLAYER_KERNELS))
+            foreground[:small_rows] = _player_mask(not_grass[:below], white[:below],
+                                                   SMALL_PLAYER_KERNELS)[:small_rows]
         n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(foreground, 8, cv2.CV_32S, cv2.CCL_GRANA)
         min_h = max(6.0, self.min_height_frac * hgt)
         max_h = self.max_height_frac * hgt

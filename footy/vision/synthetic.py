@@ -134,9 +134,10 @@ def at_frame_rate(spec: SceneSpec, fps: float) -> SceneSpec:
 
 
 def players_scaled(spec: SceneSpec, factor: float) -> SceneSpec:
-    """The same players drawn ``factor`` times as tall, in the same places, moving ``factor``
-    times as far a frame: a wider shot, as a broadcast's wide camera shows the far side of the
-    pitch (its players 15-25 px tall at footy's 640 px work width)."""
+    """The same players drawn ``factor`` times as tall, starting where they did and moving
+    ``factor`` times as far a frame (they stay nearer their start, and turn at the pitch's edges
+    on their own size): like a wider shot, as a broadcast's wide camera shows the far side of the
+    pitch (its players 15-25 px tall at footy's 640 px work width). Cuts stay as they are."""
     players = [replace(p, height=p.height * factor, wobble=p.wobble * factor,
                        velocity=(p.velocity[0] * factor, p.velocity[1] * factor)) for p in spec.players]
     return replace(spec, players=players, cuts=list(spec.cuts))

@@ -374,7 +374,7 @@ def test_a_forward_walk_that_fails_ends_the_backward_process_at_once(easy):
 ORPHAN = """
 import sys, time
 from footy.vision.detect import PitchDetector
-from footy.vision.render import SpotlightClip, SpotlightDrawer
+from footy.vision.render import SpotlightClip
 from footy.vision.track import follow_target
 from footy.vision.video import probe
 
@@ -539,7 +539,9 @@ def test_a_sideways_phone_clip_clicked_near_the_end_gives_its_drawers_slots_back
         assert isinstance(track, TargetTrack), track
         clip.finish()
         clips[way] = list(iter_frames(clip.out_path))
-    outstanding, given_back = map(int, ledger.read_text().split())  # one lending drawer: the backward walk's
+    finished = ledger.read_text().splitlines()
+    assert len(finished) == 1, finished  # one lending drawer: the backward walk's
+    outstanding, given_back = map(int, finished[0].split())
     assert given_back >= 80  # every frame the backward walk put in the clip was turned, its slot given back
     assert outstanding == 0
     aside, walks = clips["drawn aside"], clips["drawn by the walks"]
