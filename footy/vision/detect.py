@@ -30,6 +30,11 @@ GUESS_CONFIDENCE = 0.45
 # player; under PARTIAL tall, a player's legs and shorts made up to its height, or a limb when
 # under LIMB wide (0.45: no true box lost at seed 0; 0.5 drops green_kit legs)
 FRAGMENT, PARTIAL, LIMB = 0.35, 0.7, 0.45
+# a part whose non-grass pixels are at least this share white is a piece of pitch line: where a
+# line curves (the centre circle's sides) or meets another it is as thick as a small player's
+# white kit, while a player in white has a head, legs and boots (and shade) of other colours
+LINE_WHITE = 0.8
+MIN_HEIGHT = 6.0  # px at the work scale: no player is shorter, however far
 
 
 def guessed(detections: sv.Detections) -> np.ndarray:
@@ -198,6 +203,7 @@ class MaskKernels(NamedTuple):
     speck_height: int  # an opening this tall...
     speck_width: int  # ...and this wide drops what is left of lines and noise
     close_height: int  # a vertical closing joins head, shirt, shorts and legs
+    long: int = 0  # white runs this long (up or across) and under ORDINARY_LINE thick are lines (0: none)
 
 
 # The ordinary kernels (``player_kernels``) are for players ~30-45 px tall at the work scale (a
@@ -207,38 +213,81 @@ class MaskKernels(NamedTuple):
 # what is left is a shirt, a box made up above it or nothing (seed-0 `match` with its players half
 # as tall: recall 0.15). Where players stand that small, thinner white is kit, and the opening is a
 # column: it drops what lines leave lying and keeps upright legs (recall 0.94 there; bench/README
-# "Small players").
-SMALL_PLAYER_KERNELS = MaskKernels(line=3, speck_height=4, speck_width=1, close_height=5)
+# "Small players"). A line 3-4 px thick is then no longer thin: it is a line where its white runs
+# longer than a player is tall. Under TINY_PLAYER px (the far side of a 720p wide shot: 11-15 px)
+# legs are 3 px tall: the column is 3 tall (seed-0 `match` with players 0.35 as tall: recall 0.04
+# before any of this, 0.97 now; bench/README "Tiny players").
+ORDINARY_LINE = 5
+SMALL_PLAYER_KERNELS = MaskKernels(line=3, speck_height=4, speck_width=1, close_height=5, long=28)
 SMALL_PLAYER = 28.0
+TINY_PLAYER_KERNELS = MaskKernels(line=3, speck_height=3, speck_width=1, close_height=5, long=16)
+TINY_PLAYER = 16.0
 
 
 def player_kernels(frame_h: int) -> MaskKernels:
     """The kernels for players of ordinary size: the closing grows with the frame (9 at 360 rows)."""
-    return MaskKernels(line=5, speck_height=3, speck_width=3, close_height=max(3, int(round(frame_h * 0.012)) * 2 + 1))
+    return MaskKernels(line=ORDINARY_LINE, speck_height=3, speck_width=3,
+                       close_height=max(3, int(round(frame_h * 0.012)) * 2 + 1))
 
 
 def _reach(kernels: MaskKernels) -> int:
     """How many rows away a pixel of ``_player_mask`` can be changed (a bound: the three steps' heights)."""
-    return kernels.line + kernels.speck_height + kernels.close_height
+    return max(kernels.line, kernels.long) + kernels.speck_height + kernels.close_height
+
+
+def _opening(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``mask`` opened with a ``height`` x ``width`` rectangle, in place for even sizes too.
+    (morphologyEx gives the erosion and the dilation one anchor, which shifts an even kernel's
+    opening a pixel down and right; here the dilation's anchor is the erosion's mirrored)"""
+    kernel = np.ones((height, width), np.uint8)
+    eroded = cv2.erode(mask, kernel, anchor=(width // 2, height // 2))
+    return cv2.dilate(eroded, kernel, anchor=(width - 1 - width // 2, height - 1 - height // 2))
 
 
 def _player_mask(not_grass: np.ndarray, white: np.ndarray, kernels: MaskKernels) -> np.ndarray:
     """255 where a player may be: not grass, no thin white stroke, no speck, joined vertically."""
     # pitch lines: thin white strokes. White kits are thick, so an opening of the white mask
     # keeps them while the lines fall out; the difference is removed from the foreground
-    line = np.ones((kernels.line, kernels.line), np.uint8)
-    thin_white = cv2.subtract(white, cv2.morphologyEx(white, cv2.MORPH_OPEN, line))
+    thin_white = cv2.subtract(white, _opening(white, kernels.line, kernels.line))
+    if kernels.long:
+        # a line as thick as a small player's kit: the white runs long (up or across) and thin
+        # (a close-up's white shirt is as long, but wider)
+        thick = ORDINARY_LINE
+        up = cv2.subtract(_opening(white, kernels.long, 1), _opening(white, kernels.long, thick))
+        across = cv2.subtract(_opening(white, 1, kernels.long), _opening(white, thick, kernels.long))
+        thin_white = cv2.max(thin_white, cv2.max(up, across))
     foreground = cv2.subtract(not_grass, thin_white)
-    # what is left of thinner lines and noise: an opening removes it, players survive. (By hand:
-    # morphologyEx gives the erosion and the dilation one anchor, which shifts an even kernel's
-    # opening a row down; the dilation's anchor is the erosion's mirrored)
-    height, width = kernels.speck_height, kernels.speck_width
-    speck = np.ones((height, width), np.uint8)
-    foreground = cv2.erode(foreground, speck, anchor=(width // 2, height // 2))
-    foreground = cv2.dilate(foreground, speck, anchor=(width - 1 - width // 2, height - 1 - height // 2))
+    # what is left of thinner lines and noise: an opening removes it, players survive
+    foreground = _opening(foreground, kernels.speck_height, kernels.speck_width)
     # join head, shirt, shorts and legs (legs leave grass between them)
     join = cv2.getStructuringElement(cv2.MORPH_RECT, (3, kernels.close_height))
     return cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, join)
+
+
+def _more_below(coloured: np.ndarray, x1: float, y1: float, x2: float, y2: float, expected: float) -> bool:
+    """Whether a short part's columns have over twice as many ``coloured`` pixels in the rows a
+    whole player would fill below it as in those above it (a green kit's head above its shorts
+    outweighs a pitch line's pale edge below them)."""
+    hgt = coloured.shape[0]
+    left, right = int(x1), int(math.ceil(x2))
+    above = coloured[max(0, int(y2 - expected)):int(y1), left:right]
+    below = coloured[int(math.ceil(y2)):min(hgt, int(math.ceil(y1 + expected))), left:right]
+    return np.count_nonzero(below) > 2 * np.count_nonzero(above)
+
+
+def _foreground(not_grass: np.ndarray, white: np.ndarray, bands: list[tuple[int, MaskKernels]]) -> np.ndarray:
+    """The players' mask, made band by band from the top: ``bands`` is ``[(end row, kernels), ...]``
+    ending at the last row. Each band from the rows it keeps and those within its kernels' reach
+    (so the rows kept are as a mask of the whole frame has them)."""
+    hgt = not_grass.shape[0]
+    foreground = np.empty_like(not_grass)
+    start = 0
+    for end, kernels in bands:
+        if end > start:
+            top, below = max(0, start - _reach(kernels)), min(hgt, end + _reach(kernels))
+            foreground[start:end] = _player_mask(not_grass[top:below], white[top:below], kernels)[start - top:end - top]
+        start = max(start, end)
+    return foreground
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,19 +383,28 @@ class PitchDetector:
         pitch = cv2.dilate(pitch, np.ones((max(3, hgt // 12), 3), np.uint8), anchor=(1, max(3, hgt // 12) - 1))
         not_grass = cv2.bitwise_and(cv2.bitwise_not(grass), cv2.bitwise_not(grass), mask=pitch)
         white = cv2.inRange(hsv, np.array([0, 0, 150], np.uint8), np.array([179, 80, 255], np.uint8))
-        # each part of the frame's mask made with its kernels, from the rows it keeps and those
-        # within the kernels' reach (so the rows kept are as a mask of the whole frame has them)
-        small_rows, kernels = self._small_player_rows(hgt), player_kernels(hgt)
-        foreground = np.empty_like(not_grass)
-        if small_rows < hgt:
-            top = max(0, small_rows - _reach(kernels))
-            foreground[small_rows:] = _player_mask(not_grass[top:], white[top:], kernels)[small_rows - top:]
-        if small_rows:
-            below = min(hgt, small_rows + _reach(SMALL_PLAYER_KERNELS))
-            foreground[:small_rows] = _player_mask(not_grass[:below], white[:below],
-                                                   SMALL_PLAYER_KERNELS)[:small_rows]
+        coloured = cv2.subtract(not_grass, white)  # no grass and no white: no pitch line either
+        found, samples = self._players(_foreground(not_grass, white, self._kernel_bands(hgt)),
+                                       not_grass, coloured, hgt)
+        if not self.sizes.ready and len(samples) < 3:
+            # no size model yet, and the ordinary kernels found too few players to start one: on
+            # a wide shot whose players all stand under SMALL_PLAYER px they find shirts or
+            # nothing, and the size model that would bring in the thinner kernels never starts.
+            # The thinner kernels' players start it when there are enough of them and they are
+            # small (an empty pitch's centre circle gives two upright sides: never enough)
+            small_found, small_samples = self._players(_foreground(not_grass, white, [(hgt, SMALL_PLAYER_KERNELS)]),
+                                                       not_grass, coloured, hgt)
+            if len(small_samples) >= 3 and np.median(small_samples[:, 1]) * hgt < SMALL_PLAYER:
+                found, samples = small_found, small_samples
+        self.sizes.update(samples[:, 0], samples[:, 1], samples[:, 2])
+        return found
+
+    def _players(self, foreground: np.ndarray, not_grass: np.ndarray, coloured: np.ndarray, hgt: int
+                 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+        """The players on a foreground mask: (boxes, confidences, guesses), and the size model's
+        samples ``[[feet y, height, width], ...]`` (fractions of the frame height): the boxes
+        that look like one whole player. ``coloured`` is ``not_grass`` without white."""
         n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(foreground, 8, cv2.CV_32S, cv2.CCL_GRANA)
-        min_h = max(6.0, self.min_height_frac * hgt)
         max_h = self.max_height_frac * hgt
         boxes: list[tuple[float, float, float, float]] = []
         confs: list[float] = []
@@ -357,6 +415,9 @@ class PitchDetector:
         blobs: list[tuple[np.ndarray, int, int]] = []
         for i in range(1, n):
             x, y, w, h, area = stats[i]
+            if h < MIN_HEIGHT:
+                continue
+            min_h = self._shortest(y + h, hgt)
             if h < min_h or area < 0.1 * min_h * min_h:
                 continue
             blob = labels[y:y + h, x:x + w] == i
@@ -373,6 +434,7 @@ class PitchDetector:
         for blob, x, y in blobs:
             h, w = blob.shape
             area = int(blob.sum())
+            min_h = self._shortest(y + h, hgt)
             if h < min_h or h > max_h or area < 0.1 * min_h * min_h:
                 continue
             fill = area / float(w * h)
@@ -389,12 +451,15 @@ class PitchDetector:
             for k, (bx1, by1, bx2, by2, part_fill) in enumerate(parts):
                 guess = k >= seen  # what the split left over
                 bw, bh = bx2 - bx1, by2 - by1
-                if bh < min_h or bw < 2 or part_fill < 0.2:
+                if bh < self._shortest(by2, hgt) or bw < 2 or part_fill < 0.2:
                     continue
-                standing = self._standing(bx1, by1, bx2, by2, hgt)
+                rows, cols = slice(int(by1), int(math.ceil(by2))), slice(int(bx1), int(math.ceil(bx2)))
+                if np.count_nonzero(coloured[rows, cols]) < (1 - LINE_WHITE) * np.count_nonzero(not_grass[rows, cols]):
+                    continue
+                standing = self._standing(bx1, by1, bx2, by2, hgt, coloured)
                 if standing is None:
                     continue
-                by1, partial = standing
+                by1, by2, partial = standing
                 bh = by2 - by1
                 ratio = bw / bh
                 # a standing player is ~0.3-0.6 as wide as tall
@@ -416,31 +481,53 @@ class PitchDetector:
                     sample_y.append(by2 / hgt)
                     sample_h.append(bh / hgt)
                     sample_w.append(bw / hgt)
-        self.sizes.update(np.array(sample_y), np.array(sample_h), np.array(sample_w))
+        samples = np.array([sample_y, sample_h, sample_w], np.float64).T.reshape(-1, 3)
         if not boxes:
-            return np.empty((0, 4)), np.empty(0), np.empty(0, bool)
-        return np.array(boxes, dtype=np.float64), np.array(confs, dtype=np.float64), np.array(guesses, bool)
+            return (np.empty((0, 4)), np.empty(0), np.empty(0, bool)), samples
+        return (np.array(boxes, dtype=np.float64), np.array(confs, dtype=np.float64),
+                np.array(guesses, bool)), samples
 
-    def _small_player_rows(self, frame_h: int) -> int:
-        """How many rows, from the top, have players under ``SMALL_PLAYER`` work pixels tall
-        standing on them (the size model never makes a player smaller further down, so they are
-        the top rows); none until the size model has its first players."""
+    def _shortest(self, y_bottom: float, frame_h: int) -> float:
+        """The shortest blob that may be a player whose feet are at ``y_bottom``: ``min_height_frac``
+        of the frame; where the size model expects players under twice that (the far side of a
+        very wide shot: 11-15 px at the work scale), half their height, as the mask of a player
+        that small may keep only its head and shirt (its 2 px shorts and 3 px legs too thin for
+        it); never under MIN_HEIGHT."""
+        shortest = max(MIN_HEIGHT, self.min_height_frac * frame_h)
+        if self.sizes.ready:
+            shortest = min(shortest, 0.5 * float(self.sizes.expected(y_bottom / frame_h)) * frame_h)
+        return max(MIN_HEIGHT, shortest)
+
+    def _kernel_bands(self, frame_h: int) -> list[tuple[int, MaskKernels]]:
+        """``_foreground``'s bands: the rows of tiny players, those of small ones, then the rest."""
+        return [(self._rows_under(TINY_PLAYER, frame_h), TINY_PLAYER_KERNELS),
+                (self._rows_under(SMALL_PLAYER, frame_h), SMALL_PLAYER_KERNELS),
+                (frame_h, player_kernels(frame_h))]
+
+    def _rows_under(self, height_px: float, frame_h: int) -> int:
+        """How many rows, from the top, have players under ``height_px`` work pixels tall standing
+        on them (the size model never makes a player smaller further down, so they are the top
+        rows); none until the size model has its first players."""
         if not self.sizes.ready:  # (as on an empty pitch: thinner kernels keep the centre circle's sides)
             return 0
-        return int(np.count_nonzero(self.sizes.expected(np.arange(frame_h) / frame_h) * frame_h < SMALL_PLAYER))
+        return int(np.count_nonzero(self.sizes.expected(np.arange(frame_h) / frame_h) * frame_h < height_px))
 
-    def _standing(self, x1: float, y1: float, x2: float, y2: float, frame_h: int) -> tuple[float, bool] | None:
-        """A part of a blob (split or not) as a standing player: (its top, whether that was made
-        up), or None when it is no player. Under ``FRAGMENT`` of a player's height where it stands
-        it is a bit of line, a head, a ball. Under ``PARTIAL`` it is the legs and shorts under a
-        shirt the colour of the grass (or a player's hidden top): the player stands on these feet,
-        as tall as players stand there; unless it is narrower than ``LIMB`` of a player's width,
-        then it is an arm or a leg the split cut off its body (lifelike runners: nine in ten such
-        parts), on the frame's bottom edge too: kept there, such parts took seed 0 precision on
-        broadcast from 0.970 to 0.956 (a thin sliver of a player cut by the edge is no box of it
-        either)."""
+    def _standing(self, x1: float, y1: float, x2: float, y2: float, frame_h: int,
+                  coloured: np.ndarray | None = None) -> tuple[float, float, bool] | None:
+        """A part of a blob (split or not) as a standing player: (its top, its feet, whether they
+        were made up), or None when it is no player. Under ``FRAGMENT`` of a player's height where
+        it stands it is a bit of line, a head, a ball. Under ``PARTIAL`` it is part of a player, as
+        tall as players stand there: the legs and shorts under a shirt the colour of the grass (or
+        a player's hidden top), so the player stands on these feet; or, when ``coloured`` (no grass,
+        no white: no pitch line) has over twice as many pixels below the part as above it, the
+        shirt and shorts of a small player whose legs were too thin for the mask (1 px or less: a
+        far player's), so the player's head is the part's top. Unless it is narrower than ``LIMB``
+        of a player's width: then it is an arm or a leg the split cut off its body (lifelike
+        runners: nine in ten such parts), on the frame's bottom edge too: kept there, such parts
+        took seed 0 precision on broadcast from 0.970 to 0.956 (a thin sliver of a player cut by
+        the edge is no box of it either)."""
         if not self.sizes.ready:
-            return y1, False
+            return y1, y2, False
         expected = float(self.sizes.expected(y2 / frame_h)) * frame_h
         h, w = y2 - y1, x2 - x1
         if h < FRAGMENT * expected:
@@ -449,8 +536,10 @@ class PitchDetector:
             if w < LIMB * self.sizes.aspect * expected:
                 return None
             if w <= 1.3 * self.sizes.aspect * expected and y2 < frame_h - 1:
-                return y2 - expected, True
-        return y1, False
+                if coloured is not None and _more_below(coloured, x1, y1, x2, y2, expected):
+                    return y1, min(float(frame_h), y1 + expected), True
+                return y2 - expected, y2, True
+        return y1, y2, False
 
     @staticmethod
     def _strip_lines(blob: np.ndarray, x0: int, y0: int, expected: float | None = None
