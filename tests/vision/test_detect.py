@@ -476,6 +476,22 @@ def tiny_player(image: np.ndarray, x: int, y: int) -> tuple[int, int, int, int]:
     return x, y, x + 4, y + 12
 
 
+def test_a_tiny_player_whose_running_legs_the_mask_loses_hangs_from_its_shirt():
+    """A 12 px player's running legs (2 rows straight, 2 a column out) are no 3-row column: the
+    mask keeps its head, shirt and shorts, 8 px, under the ordinary 9 px minimum. Half the expected
+    height is the minimum where players are that small, and with its legs' pixels below it, the
+    player's box hangs from its head."""
+    image = np.zeros((360, 640, 3), np.uint8)
+    image[:] = (40, 140, 50)
+    box = tiny_player(image, 300, 200)
+    x, y = 300, 200
+    image[y + 8:y + 12, x:x + 4] = (40, 140, 50)
+    for dx, out in ((0, -1), (3, 1)):
+        image[y + 8:y + 10, x + dx] = image[y + 10:y + 12, x + dx + out] = (30, 30, 30)
+    boxes, _, _ = sized_detector(12.0).detect_small(image)
+    assert [tuple(int(v) for v in b) for b in boxes] == [box]
+
+
 def test_a_tiny_player_on_a_line_as_thick_as_its_kit_is_found():
     """A 3 px line is no thin stroke to a small player's kernels; where its white runs longer
     than players are tall, it is a line all the same (without that, the player and the line are
