@@ -30,10 +30,11 @@ GUESS_CONFIDENCE = 0.45
 # player; under PARTIAL tall, a player's legs and shorts made up to its height, or a limb when
 # under LIMB wide (0.45: no true box lost at seed 0; 0.5 drops green_kit legs)
 FRAGMENT, PARTIAL, LIMB = 0.35, 0.7, 0.45
-# a part whose non-grass pixels are at least this share white is a piece of pitch line: where a
-# line curves (the centre circle's sides) or meets another it is as thick as a small player's
-# white kit, while a player in white has a head, legs and boots (and shade) of other colours
-LINE_WHITE = 0.8
+# a part whose non-grass pixels are at least LINE_WHITE white, and in its top quarter over
+# 1 - HEAD_COLOURED, is a piece of pitch line: where a line curves (the centre circle's sides) or
+# meets another it is as thick as a small player's white kit, while a player in white has a head
+# (all-white kits with white socks too: without the head's test they went, at every size)
+LINE_WHITE, HEAD_COLOURED = 0.8, 0.35
 MIN_HEIGHT = 6.0  # px at the work scale: no player is shorter, however far
 
 
@@ -215,8 +216,8 @@ class MaskKernels(NamedTuple):
 # column: it drops what lines leave lying and keeps upright legs (recall 0.94 there; bench/README
 # "Small players"). A line 3-4 px thick is then no longer thin: it is a line where its white runs
 # longer than a player is tall. Under TINY_PLAYER px (the far side of a 720p wide shot: 11-15 px)
-# legs are 3 px tall: the column is 3 tall (seed-0 `match` with players 0.35 as tall: recall 0.04
-# before any of this, 0.97 now; bench/README "Tiny players").
+# legs are 3 px tall: the column is 3 tall (seed-0 `match` with players 0.35 as tall: recall 0.43
+# before any of this, 0.96 now; bench/README "Far players").
 ORDINARY_LINE = 5
 SMALL_PLAYER_KERNELS = MaskKernels(line=3, speck_height=4, speck_width=1, close_height=5, long=28)
 SMALL_PLAYER = 28.0
@@ -235,12 +236,15 @@ def _reach(kernels: MaskKernels) -> int:
     return max(kernels.line, kernels.long) + kernels.speck_height + kernels.close_height
 
 
-def _opening(mask: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``mask`` opened with a ``height`` x ``width`` rectangle, in place for even sizes too.
+def _opening(mask: np.ndarray, height: int, width: int, empty_outside: bool = False) -> np.ndarray:
+    """``mask`` opened with a ``height`` x ``width`` rectangle, unshifted for even sizes too.
     (morphologyEx gives the erosion and the dilation one anchor, which shifts an even kernel's
-    opening a pixel down and right; here the dilation's anchor is the erosion's mirrored)"""
+    opening a pixel down and right; here the dilation's anchor is the erosion's mirrored.)
+    ``empty_outside``: nothing past the mask's edges (OpenCV's default border keeps what runs
+    into the edge, as if it went on)."""
     kernel = np.ones((height, width), np.uint8)
-    eroded = cv2.erode(mask, kernel, anchor=(width // 2, height // 2))
+    border = dict(borderType=cv2.BORDER_CONSTANT, borderValue=0) if empty_outside else {}
+    eroded = cv2.erode(mask, kernel, anchor=(width // 2, height // 2), **border)
     return cv2.dilate(eroded, kernel, anchor=(width - 1 - width // 2, height - 1 - height // 2))
 
 
@@ -252,9 +256,10 @@ def _player_mask(not_grass: np.ndarray, white: np.ndarray, kernels: MaskKernels)
     if kernels.long:
         # a line as thick as a small player's kit: the white runs long (up or across) and thin
         # (a close-up's white shirt is as long, but wider)
-        thick = ORDINARY_LINE
-        up = cv2.subtract(_opening(white, kernels.long, 1), _opening(white, kernels.long, thick))
-        across = cv2.subtract(_opening(white, 1, kernels.long), _opening(white, thick, kernels.long))
+        # (past the frame's edge is no white: a run into the top edge is as long as it is seen)
+        thick, long = ORDINARY_LINE, kernels.long
+        up = cv2.subtract(_opening(white, long, 1, True), _opening(white, long, thick, True))
+        across = cv2.subtract(_opening(white, 1, long, True), _opening(white, thick, long, True))
         thin_white = cv2.max(thin_white, cv2.max(up, across))
     foreground = cv2.subtract(not_grass, thin_white)
     # what is left of thinner lines and noise: an opening removes it, players survive
@@ -266,13 +271,27 @@ def _player_mask(not_grass: np.ndarray, white: np.ndarray, kernels: MaskKernels)
 
 def _more_below(coloured: np.ndarray, x1: float, y1: float, x2: float, y2: float, expected: float) -> bool:
     """Whether a short part's columns have over twice as many ``coloured`` pixels in the rows a
-    whole player would fill below it as in those above it (a green kit's head above its shorts
-    outweighs a pitch line's pale edge below them)."""
+    whole player would fill below it as in as many rows above it (over twice: below a green kit's
+    shorts a pitch line's pale edge can be as many pixels as the head above them)."""
     hgt = coloured.shape[0]
-    left, right = int(x1), int(math.ceil(x2))
-    above = coloured[max(0, int(y2 - expected)):int(y1), left:right]
-    below = coloured[int(math.ceil(y2)):min(hgt, int(math.ceil(y1 + expected))), left:right]
-    return np.count_nonzero(below) > 2 * np.count_nonzero(above)
+    left, right = max(0, int(x1)), int(math.ceil(x2))
+    top, bottom = max(0, int(y1)), min(hgt, int(math.ceil(y2)))
+    # as many rows either way: near the frame's top there is less room above than below
+    reach = max(0, min(int(math.ceil(expected - (y2 - y1))), top, hgt - bottom))
+    above = coloured[top - reach:top, left:right]
+    below = coloured[bottom:bottom + reach, left:right]
+    # the legs hang from the part (a far player's white shorts, 2 px, may lie between): what lies
+    # below a wider gap is someone else
+    return below[:3].any() and np.count_nonzero(below) > 2 * np.count_nonzero(above)
+
+
+def _line_piece(not_grass: np.ndarray, coloured: np.ndarray) -> bool:
+    """Whether a part (its box's pixels) is a piece of pitch line: at least LINE_WHITE of its
+    non-grass pixels white, and under HEAD_COLOURED of those in its top quarter other than white
+    (where a player in white, white socks and all, has its head)."""
+    head = max(1, coloured.shape[0] // 4)
+    return np.count_nonzero(coloured[:head]) < HEAD_COLOURED * np.count_nonzero(not_grass[:head]) and \
+        np.count_nonzero(coloured) < (1 - LINE_WHITE) * np.count_nonzero(not_grass)
 
 
 def _foreground(not_grass: np.ndarray, white: np.ndarray, bands: list[tuple[int, MaskKernels]]) -> np.ndarray:
@@ -415,7 +434,7 @@ class PitchDetector:
         blobs: list[tuple[np.ndarray, int, int]] = []
         for i in range(1, n):
             x, y, w, h, area = stats[i]
-            if h < MIN_HEIGHT:
+            if h < MIN_HEIGHT:  # (no player, whatever _shortest says: skips most specks cheaply)
                 continue
             min_h = self._shortest(y + h, hgt)
             if h < min_h or area < 0.1 * min_h * min_h:
@@ -453,8 +472,8 @@ class PitchDetector:
                 bw, bh = bx2 - bx1, by2 - by1
                 if bh < self._shortest(by2, hgt) or bw < 2 or part_fill < 0.2:
                     continue
-                rows, cols = slice(int(by1), int(math.ceil(by2))), slice(int(bx1), int(math.ceil(bx2)))
-                if np.count_nonzero(coloured[rows, cols]) < (1 - LINE_WHITE) * np.count_nonzero(not_grass[rows, cols]):
+                rows, cols = slice(max(0, int(by1)), int(math.ceil(by2))), slice(max(0, int(bx1)), int(math.ceil(bx2)))
+                if _line_piece(not_grass[rows, cols], coloured[rows, cols]):
                     continue
                 standing = self._standing(bx1, by1, bx2, by2, hgt, coloured)
                 if standing is None:
@@ -491,8 +510,8 @@ class PitchDetector:
         """The shortest blob that may be a player whose feet are at ``y_bottom``: ``min_height_frac``
         of the frame; where the size model expects players under twice that (the far side of a
         very wide shot: 11-15 px at the work scale), half their height, as the mask of a player
-        that small may keep only its head and shirt (its 2 px shorts and 3 px legs too thin for
-        it); never under MIN_HEIGHT."""
+        that small may keep only its head, shirt and shorts (its legs too thin for it); never
+        under MIN_HEIGHT."""
         shortest = max(MIN_HEIGHT, self.min_height_frac * frame_h)
         if self.sizes.ready:
             shortest = min(shortest, 0.5 * float(self.sizes.expected(y_bottom / frame_h)) * frame_h)

@@ -171,13 +171,14 @@ def kit_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
 # than a near player's (seed-0 match, a player against its first sighting, 90th percentile: 0.46 at
 # 32-43 px tall, 0.62 at 16-22 px, 0.77 at 11-15 px; another kit's 10th percentile: 0.77-0.80 at
 # every size). The follower forgives a box that much of its distance, from nothing at KIT_FULL_HEIGHT
-# work pixels to KIT_SLACK at KIT_FULL_HEIGHT - 15 and below, so its gates mean the same at any size
-KIT_SLACK, KIT_FULL_HEIGHT = 0.15, 28.0
+# analysis pixels (640 px wide frames) to KIT_SLACK at KIT_SLACK_SPAN fewer and below, in its gates
+# and its costs alike, so that they mean the same at any size
+KIT_SLACK, KIT_FULL_HEIGHT, KIT_SLACK_SPAN = 0.15, 28.0, 15.0
 
 
 def kit_slack(heights: np.ndarray) -> np.ndarray:
-    """The kit distance a box of these heights (work pixels) shows by its few pixels alone."""
-    return KIT_SLACK * np.clip((KIT_FULL_HEIGHT - np.asarray(heights, np.float64)) / 15.0, 0.0, 1.0)
+    """The kit distance a box of these heights (analysis pixels) shows by its few pixels alone."""
+    return KIT_SLACK * np.clip((KIT_FULL_HEIGHT - np.asarray(heights, np.float64)) / KIT_SLACK_SPAN, 0.0, 1.0)
 
 
 def kit_distances(model: np.ndarray | None, kits: list, boxes: np.ndarray) -> np.ndarray:

@@ -266,8 +266,9 @@ def test_a_short_part_is_a_player_s_legs_when_it_is_as_wide_as_them_and_no_playe
 
 def test_a_short_part_with_more_of_the_player_below_it_is_a_small_player_s_top():
     """A short part's player is made up above it (legs and shorts under a shirt the colour of
-    the grass) unless there is more kit below it than above: then the part is the shirt and
-    shorts of a player whose legs were too thin for the mask, and the player hangs from it."""
+    the grass) unless there is over twice as much kit right below it as above: then the part is
+    the shirt and shorts of a player whose legs were too thin for the mask, and the player hangs
+    from it."""
     det = sized_detector(40.0)
     coloured = np.zeros((360, 640), np.uint8)
     legs = coloured.copy()
@@ -277,7 +278,10 @@ def test_a_short_part_with_more_of_the_player_below_it_is_a_small_player_s_top()
     assert det._standing(100, 300, 115, 320, 360, legs) == (300, 340, True)
     assert det._standing(100, 300, 115, 320, 360, head) == (280, 320, True)
     assert det._standing(100, 300, 115, 320, 360, coloured) == (280, 320, True)  # nothing either way
-    legs[280:300, 100:115] = 255  # a line's pale edge over it: no more there than the legs
+    gap = coloured.copy()
+    gap[323:340, 104:112] = 255  # a player below, under a gap: legs hang from the part
+    assert det._standing(100, 300, 115, 320, 360, gap) == (280, 320, True)
+    legs[290:298, 105:110] = 255  # a head over it, 40 pixels against the legs' 80: not over twice
     assert det._standing(100, 300, 115, 320, 360, legs) == (280, 320, True)
 
 
@@ -520,6 +524,29 @@ def test_a_piece_of_line_as_thick_as_white_kit_is_no_player():
         detector = sized_detector(12.0)
         boxes, _, _ = detector.detect_small(image)
         assert [tuple(int(v) for v in b) for b in boxes] == ([(400, 100, 404, 112)] if image_has_player else [])
+
+
+def test_white_running_into_the_frame_s_top_is_as_long_as_it_is_seen():
+    """A white run 4 px wide and 14 rows long, from the top edge down (a far player's white kit
+    cut by the frame), is shorter than a small player's line (28 rows): it stays."""
+    white = np.zeros((60, 20), np.uint8)
+    white[:14, 8:12] = 255
+    mask = _player_mask(white, white, SMALL_PLAYER_KERNELS)
+    assert mask[:14, 8:12].all()
+
+
+@pytest.mark.parametrize("height", [12, 24, 40])
+def test_a_player_all_in_white_is_no_piece_of_line(height):
+    """White shirt, shorts and socks, dark boots: nearly all the player's pixels are white, as a
+    piece of line's are, but its head is not."""
+    image = np.zeros((360, 640, 3), np.uint8)
+    image[:] = (40, 140, 50)
+    width, head, x, y = max(4, int(0.4 * height)), max(2, height // 6), 300, 150
+    image[y:y + head, x + width // 4:x + width - width // 4] = (120, 160, 210)
+    image[y + head:y + height - 1, x:x + width] = 255
+    image[y + height - 1, x:x + width] = (20, 20, 20)
+    boxes, _, _ = sized_detector(float(height)).detect_small(image)
+    assert [tuple(int(v) for v in b) for b in boxes] == [(x, y, x + width, y + height)]
 
 
 def test_the_small_players_speck_opening_keeps_an_upright_leg_where_it_is():
