@@ -575,8 +575,7 @@ class PitchDetector:
         (OpenCV's default border would keep it, and with it every player standing on it).
         """
         mask = blob.astype(np.uint8)
-        opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8),
-                                  borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        opened = _opening(mask, 5, 5, empty_outside=True)
         if expected is not None:
             removed = cv2.subtract(mask, opened)
             n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(removed, 8, cv2.CV_32S, cv2.CCL_GRANA)
