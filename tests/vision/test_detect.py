@@ -459,7 +459,7 @@ def test_the_players_of_a_very_wide_shot_are_found_from_the_first_frames(tmp_pat
     mask lost hangs from its shirt (recall 0.04 before; 0.87 without the tiny players' kernels,
     0.87 without the start)."""
     spec = players_scaled(scene_preset("match", seconds=1.0, width=1280, height=720), 0.35)
-    assert max(p.height for p in spec.players) < 2 * 16
+    assert max(p.height for p in spec.players) < 2 * TINY_PLAYER  # 720p: twice the work scale
     scene = render_scene(spec, tmp_path / "wider.mp4")
     detector = PitchDetector()
     detector.detect(next(iter_frames(scene.path)).image)
@@ -484,9 +484,8 @@ def test_a_tiny_player_whose_running_legs_the_mask_loses_hangs_from_its_shirt():
     player's box hangs from its head."""
     image = np.zeros((360, 640, 3), np.uint8)
     image[:] = (40, 140, 50)
-    box = tiny_player(image, 300, 200)
-    x, y = 300, 200
-    image[y + 8:y + 12, x:x + 4] = (40, 140, 50)
+    box = x, y, _, _ = tiny_player(image, 300, 200)
+    image[y + 8:y + 12, x:x + 4] = (40, 140, 50)  # its legs, redrawn running
     for dx, out in ((0, -1), (3, 1)):
         image[y + 8:y + 10, x + dx] = image[y + 10:y + 12, x + dx + out] = (30, 30, 30)
     boxes, _, _ = sized_detector(12.0).detect_small(image)
@@ -507,7 +506,7 @@ def test_a_tiny_player_on_a_line_as_thick_as_its_kit_is_found():
 
 def test_a_piece_of_line_as_thick_as_white_kit_is_no_player():
     """Where a line curves, it is as thick as a small player's white shirt; a player in white has
-    a head, legs and boots of other colours, the piece of line has nothing but white."""
+    a head of another colour, the piece of line has nothing but white."""
     grass = np.zeros((360, 640, 3), np.uint8)
     grass[:] = (40, 140, 50)
     for image_has_player in (False, True):
