@@ -436,6 +436,10 @@ def _box(centre, size) -> np.ndarray:
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
 
 
+def _size(box) -> tuple[float, float]:
+    return box[2] - box[0], box[3] - box[1]
+
+
 def _own_shape(w, h, size):
     """Width and height (scalars or arrays) a player of ``size`` (w, h) can have: wider or taller
     is a merged blob, narrower or shorter a piece of one."""
@@ -531,6 +535,12 @@ class FollowerSettings:
     cut_radius: tuple = (1.5, 1.0, 4.0)
 
 
+# another player's motion is the median of its last this many steps' displacements: a single
+# detection that cut or merged it (a team-mate's legs in its box) moves its box's centre by a
+# fifth of a body or more, and averaged in, that sent its track off the other way in crossings
+OTHERS_MOTION_STEPS = 5
+
+
 class _Others:
     """Everyone else, tracked just well enough to claim their own detections in crossings."""
 
@@ -543,6 +553,7 @@ class _Others:
         self.predicted = np.empty((0, 4))
         self.origin = np.empty((0, 4))  # box on the frame each track was born (moved with the camera)
         self.entry = np.empty((0, 2))  # its centre in the image of that frame (where it came into view)
+        self.steps = np.empty((0, OTHERS_MOTION_STEPS, 2))  # its last displacements (NaN: none yet)
 
     def predict(self, motion: np.ndarray) -> np.ndarray:
         if len(self.boxes):
@@ -550,6 +561,7 @@ class _Others:
             moved = np.array([warp_box(b, motion) for b in self.boxes])
             self.origin = np.array([warp_box(b, motion) for b in self.origin])
             self.velocity = self.velocity * zoom
+            self.steps = self.steps * zoom
             self.predicted = moved + np.hstack([self.velocity, self.velocity])
         else:
             self.predicted = np.empty((0, 4))
@@ -559,6 +571,7 @@ class _Others:
                max_missed: int, coast: set[int] | None = None) -> None:
         n = len(self.boxes)
         keep = np.ones(n, bool)
+        moving: list[int] = []  # the tracks with a new displacement
         for t in range(n):
             if coast and t in coast and t in matches:
                 # its detection is shared with someone else: keep its own motion
@@ -568,7 +581,9 @@ class _Others:
             elif t in matches:
                 box = boxes[matches[t]]
                 measured = _centre(box) - (_centre(self.predicted[t]) - self.velocity[t])
-                self.velocity[t] = 0.5 * self.velocity[t] + 0.5 * measured
+                self.steps[t, :-1] = self.steps[t, 1:]
+                self.steps[t, -1] = measured
+                moving.append(t)
                 self.boxes[t] = box
                 self.missed[t] = 0
                 self.hits[t] += 1
@@ -577,10 +592,11 @@ class _Others:
                 self.missed[t] += 1
                 self.hits[t] = 0 if self.missed[t] > 2 else self.hits[t]
                 keep[t] = self.missed[t] <= max_missed
-        self.boxes, self.velocity = self.boxes[keep], self.velocity[keep]
-        self.missed, self.hits, self.born = self.missed[keep], self.hits[keep], self.born[keep]
-        self.origin, self.entry = self.origin[keep], self.entry[keep]
+        if moving:
+            self.velocity[moving] = np.nanmedian(self.steps[moving], axis=1)
+        self._keep(keep)
         if new:
+            self.steps = np.concatenate([self.steps, np.full((len(new), OTHERS_MOTION_STEPS, 2), np.nan)])
             self.origin = np.vstack([self.origin, boxes[new]])
             self.entry = np.vstack([self.entry, _centre(boxes[new])])
             self.boxes = np.vstack([self.boxes, boxes[new]])
@@ -590,8 +606,10 @@ class _Others:
             self.born = np.concatenate([self.born, np.full(len(new), step, int)])
 
     def remove(self, t: int) -> None:
-        keep = np.arange(len(self.boxes)) != t
-        self.boxes, self.velocity = self.boxes[keep], self.velocity[keep]
+        self._keep(np.arange(len(self.boxes)) != t)
+
+    def _keep(self, keep: np.ndarray) -> None:
+        self.boxes, self.velocity, self.steps = self.boxes[keep], self.velocity[keep], self.steps[keep]
         self.missed, self.hits, self.born = self.missed[keep], self.hits[keep], self.born[keep]
         self.origin, self.entry = self.origin[keep], self.entry[keep]
 
@@ -617,6 +635,8 @@ class TargetFollower:
         self.size = np.array([self.box[2] - self.box[0], self.box[3] - self.box[1]])
         self.anchor = self.box.copy()  # where it was last seen (camera-compensated)
         self.anchor_age = 0  # analysed frames since
+        self.trusted_box = self.box.copy()  # where it was last seen for sure (camera-compensated)
+        self.trusted_age = 0  # analysed frames since
         self.missed = 0
         self.fps = fps_analysed
         self.others = _Others()
@@ -731,6 +751,8 @@ class TargetFollower:
         moved = warp_box(self.box, motion)
         self.anchor = warp_box(self.anchor, motion)
         self.anchor_age += 1
+        self.trusted_box = warp_box(self.trusted_box, motion)
+        self.trusted_age += 1
         self.size = self.size * zoom
         self.velocity = self.velocity * zoom
         predicted = _box(_centre(moved) + self.velocity, self.size)
@@ -845,13 +867,17 @@ class TargetFollower:
             overlaps[1 + t] = 0.0
             if overlaps.max() >= 0.15:
                 crowded.add(t)
+            elif self.others.hits[t] >= 2 and not _own_shape(*_size(boxes[j]), _size(self.others.boxes[t])):
+                # a piece of its player, or a blob with someone else's legs in it: its box is
+                # not where its player is, so it goes on with its own motion as in a crowd
+                crowded.add(t)
         claimed_guesses = self._update_others(other_matches, new_tracks, others_pred, obs, absorbed_tracks,
                                               coast=crowded)
         if trusted:
             det = boxes[target_det]
-            measured = _centre(det) - _centre(moved)
-            if self.missed:
-                measured = measured / (self.missed + 1)
+            # its motion per frame since it was last seen for sure: boxes placed or coasted in
+            # between (on a blob a team-mate's legs pulled aside) say where it was, not how it moves
+            measured = (_centre(det) - _centre(self.trusted_box)) / self.trusted_age
             # learn the speed fast at first, then smoothly
             self.trusted_count += 1
             a = min(self.s.velocity_smoothing, 1 - 1 / (self.trusted_count + 1))
@@ -863,6 +889,7 @@ class TargetFollower:
                 self.seen_kit = (1 - self.s.kit_learning) * self.seen_kit + self.s.kit_learning * seen
             self.box = det.copy()
             self.anchor, self.anchor_age = det.copy(), 0
+            self.trusted_box, self.trusted_age = det.copy(), 0
             self.missed = 0
             self.occluded = 0
             self.last_trusted_step = self.step_count
@@ -884,8 +911,9 @@ class TargetFollower:
         if target_det is not None:
             # occluded or crossing: follow the prediction, kept inside the blob the target is in
             det = boxes[target_det]
-            # across two detections, it is in neither: it stays where predicted
-            inside = predicted.copy() if straddled else self._inside_blob(predicted, det)
+            # across two detections, it is in neither, and a detection it got because a neighbour
+            # took the one it fits best is most likely that neighbour's: it stays where predicted
+            inside = predicted.copy() if straddled or not own_choice else self._inside_blob(predicted, det)
             self.box = inside
             self.missed = 0 if self.missed == 0 else self.missed + 1
             self.occluded += 1
@@ -1024,6 +1052,7 @@ class TargetFollower:
         self.others.remove(t)
         self.box, self.size, self.missed = box, np.array([box[2] - box[0], box[3] - box[1]]), 0
         self.anchor, self.anchor_age = box.copy(), 0
+        self.trusted_box, self.trusted_age = box.copy(), 0
         return box
 
     def _from_anchor(self, boxes: np.ndarray, depth: float = 1.0) -> np.ndarray:

@@ -13,7 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from footy.vision.track import FollowerSettings, Observation, StartMotion, TargetFollower, _snap, clearer_motion
+from footy.vision.track import (FollowerSettings, Observation, StartMotion, TargetFollower, _Others, _snap,
+                                clearer_motion)
 
 from .boxes import iou
 
@@ -667,3 +668,58 @@ def test_a_teammate_behind_the_player_on_a_box_of_its_own_does_not_stop_it_being
     velocity, ious = followed_with_a_teammate_behind(FollowerSettings(behind_depth=math.inf))
     assert abs(velocity[0]) < 0.5
     assert min(ious) < 0.5
+
+
+def test_a_target_seen_again_after_a_gap_learns_its_motion_over_the_gap():
+    """The target runs right, 4 px a frame, is hidden for 3 frames (its box coasts on its
+    prediction, slowing a little) and is seen again where it ran to: the motion it learns is 16 px
+    over 4 frames, measured from where it was last seen for sure, and it speeds up again.
+    (Measured from its last coasting box and divided by the frames missed, it was 1.1 px a
+    frame: the velocity fell from 3.65 to 2.9.)"""
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
+    for i in range(1, 14):
+        players = [] if 10 <= i <= 12 else [(box(300 + 4 * i, 300), BLUE)]
+        coasting = follower.velocity[0]
+        follower.step(obs(i, players), np.eye(2, 3))
+    assert coasting < follower.velocity[0] <= 4.0
+
+
+def test_another_player_s_motion_is_not_thrown_by_one_box_pulled_aside():
+    # a team-mate walks left 3 px a frame; on frame 6 its box is pulled 12 px further (a
+    # neighbour's legs in it): its motion is the median of its last steps, still 3 px a frame
+    # (averaged in, the pulled box and the one after left it at 0.0)
+    others = _Others()
+    others.update({}, box(400, 300)[None], [0], 0, 5)
+    for i in range(1, 8):
+        others.predict(np.eye(2, 3))
+        pulled = box(400 - 3 * i, 300) - (12.0 if i == 6 else 0.0) * np.array([1, 0, 1, 0])
+        others.update({0: 0}, pulled[None], [], i, 5)
+    assert others.velocity[0] == pytest.approx([-3.0, 0.0], abs=0.3)
+
+
+def test_a_teammate_s_track_on_a_piece_of_it_goes_on_with_its_own_motion():
+    # on frame 8 the detector gives the team-mate's right side only (10 px of its 24): its track
+    # is not moved onto the piece, it goes on where its motion takes it, as in a crowd
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
+    for i in range(1, 10):
+        mate = box(600 - 3 * i, 300)
+        if i == 8:
+            mate = np.array([mate[2] - 10, mate[1], mate[2], mate[3]])
+        follower.step(obs(i, [(box(300, 300), BLUE), (mate, BLUE)]), np.eye(2, 3))
+        if i == 8:
+            assert len(follower.others.boxes) == 1
+            assert iou(follower.others.boxes[0], box(600 - 3 * i, 300)) >= 0.9
+
+
+def test_a_detection_left_over_by_a_neighbour_beside_the_target_does_not_pull_its_prediction():
+    """As above, but the newcomer turns up a step to the side (8 px right, 20 px below): the
+    target got it only because the team-mate's track took the detection on its prediction, so
+    its prediction is not moved sideways into it (it would drift onto the newcomer), and the box
+    shown stays where the target is."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
+    mate = (box(300, 280), BLUE)
+    for i in range(1, 16):
+        seen = (box(300, 300), BLUE) if i < 10 else (box(308, 320), BLUE)
+        p = follower.step(obs(i, [mate, seen]), np.eye(2, 3))
+        if i >= 10:
+            assert iou(p.xyxy, box(300, 300)) >= 0.9
