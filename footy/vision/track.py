@@ -904,6 +904,13 @@ class TargetFollower:
                 return self._point(obs, box, 0.6)
         if placed:
             det = boxes[target_det]
+            if self.trusted_age >= 2:
+                # brushing past someone, one box may be pulled aside, but its motion since the
+                # last sure sighting is steadier the longer ago that was: it keeps learning it,
+                # as smoothly as from sure sightings (a player that turns while it brushes past
+                # someone would otherwise drift off on its old motion)
+                measured = (_centre(det) - _centre(self.trusted_box)) / self.trusted_age
+                self.velocity = self.s.velocity_smoothing * self.velocity + (1 - self.s.velocity_smoothing) * measured
             self.box = det.copy()
             self.anchor, self.anchor_age = det.copy(), 0
             self.missed = 0
