@@ -549,6 +549,7 @@ class _Others:
         self.velocity = np.empty((0, 2))
         self.missed = np.empty(0, int)
         self.hits = np.empty(0, int)
+        self.fresh = np.empty(0, bool)  # its box is a detection it took last frame (not a coast)
         self.born = np.empty(0, int)
         self.predicted = np.empty((0, 4))
         self.origin = np.empty((0, 4))  # box on the frame each track was born (moved with the camera)
@@ -578,6 +579,7 @@ class _Others:
                 self.boxes[t] = self.predicted[t]
                 self.missed[t] = 0
                 self.hits[t] += 1
+                self.fresh[t] = False
             elif t in matches:
                 box = boxes[matches[t]]
                 measured = _centre(box) - (_centre(self.predicted[t]) - self.velocity[t])
@@ -587,8 +589,10 @@ class _Others:
                 self.boxes[t] = box
                 self.missed[t] = 0
                 self.hits[t] += 1
+                self.fresh[t] = True
             else:
                 self.boxes[t] = self.predicted[t]
+                self.fresh[t] = False
                 self.missed[t] += 1
                 self.hits[t] = 0 if self.missed[t] > 2 else self.hits[t]
                 keep[t] = self.missed[t] <= max_missed
@@ -603,6 +607,7 @@ class _Others:
             self.velocity = np.vstack([self.velocity, np.zeros((len(new), 2))])
             self.missed = np.concatenate([self.missed, np.zeros(len(new), int)])
             self.hits = np.concatenate([self.hits, np.ones(len(new), int)])
+            self.fresh = np.concatenate([self.fresh, np.ones(len(new), bool)])
             self.born = np.concatenate([self.born, np.full(len(new), step, int)])
 
     def remove(self, t: int) -> None:
@@ -611,6 +616,7 @@ class _Others:
     def _keep(self, keep: np.ndarray) -> None:
         self.boxes, self.velocity, self.steps = self.boxes[keep], self.velocity[keep], self.steps[keep]
         self.missed, self.hits, self.born = self.missed[keep], self.hits[keep], self.born[keep]
+        self.fresh = self.fresh[keep]
         self.origin, self.entry = self.origin[keep], self.entry[keep]
 
 
@@ -867,9 +873,12 @@ class TargetFollower:
             overlaps[1 + t] = 0.0
             if overlaps.max() >= 0.15:
                 crowded.add(t)
-            elif self.others.hits[t] >= 2 and not _own_shape(*_size(boxes[j]), _size(self.others.boxes[t])):
+            elif self.others.hits[t] >= 2 and self.others.fresh[t] and \
+                    not _own_shape(*_size(boxes[j]), _size(others_pred[t])):
                 # a piece of its player, or a blob with someone else's legs in it: its box is
-                # not where its player is, so it goes on with its own motion as in a crowd
+                # not where its player is, so it goes on with its own motion as in a crowd. Only
+                # against a box it took itself last frame: the size it coasted on may be wrong
+                # (a sliver of a player walking in at the frame's edge), and must not stay so
                 crowded.add(t)
         claimed_guesses = self._update_others(other_matches, new_tracks, others_pred, obs, absorbed_tracks,
                                               coast=crowded)

@@ -753,3 +753,18 @@ def test_a_target_placed_beside_someone_keeps_learning_its_motion():
     # on left (IoU 0.94, 0.89, 0.83); before, placed boxes taught it nothing and it coasted on
     # up and to the left, half its speed each way (0.50 by the third hidden frame)
     assert min(followed_turning_while_brushing_past()) >= 0.7
+
+
+def test_a_teammate_s_track_born_on_a_sliver_at_the_frame_s_edge_grows_with_it():
+    # a team-mate walks in at the right edge, 4 px a frame: its box widens faster than any player's
+    # shape allows from one frame to the next. Its track coasts over a box not its shape only once
+    # in a row (against a box it took itself), so it takes the player's boxes as they widen
+    # (compared with the size it coasted on, it stayed the 8 px sliver of its second frame: IoU 0)
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
+    for i in range(1, 20):
+        x = 1280 + W / 2 - 4 * i  # in sight from frame 1, 4 px of it
+        mate = box(x, 300)
+        mate[2] = min(mate[2], 1280.0)
+        follower.step(obs(i, [(box(300, 300), BLUE), (mate, BLUE)]), np.eye(2, 3))
+    assert len(follower.others.boxes) == 1
+    assert iou(follower.others.boxes[0], mate) >= 0.9
