@@ -539,6 +539,10 @@ class FollowerSettings:
 # detection that cut or merged it (a team-mate's legs in its box) moves its box's centre by a
 # fifth of a body or more, and averaged in, that sent its track off the other way in crossings
 OTHERS_MOTION_STEPS = 5
+# ...and it goes on with its own motion over a detection not the shape of its box this many frames
+# in a row at most: the size it coasts on may be the wrong one (a track born on a sliver of a
+# player walking in at the frame's edge, wider by over 1.35x a frame, stayed that sliver for good)
+OTHERS_ODD_FRAMES = 3
 
 
 class _Others:
@@ -549,7 +553,7 @@ class _Others:
         self.velocity = np.empty((0, 2))
         self.missed = np.empty(0, int)
         self.hits = np.empty(0, int)
-        self.fresh = np.empty(0, bool)  # its box is a detection it took last frame (not a coast)
+        self.odd = np.empty(0, int)  # frames in a row it coasted over a detection not its shape
         self.born = np.empty(0, int)
         self.predicted = np.empty((0, 4))
         self.origin = np.empty((0, 4))  # box on the frame each track was born (moved with the camera)
@@ -579,7 +583,6 @@ class _Others:
                 self.boxes[t] = self.predicted[t]
                 self.missed[t] = 0
                 self.hits[t] += 1
-                self.fresh[t] = False
             elif t in matches:
                 box = boxes[matches[t]]
                 measured = _centre(box) - (_centre(self.predicted[t]) - self.velocity[t])
@@ -589,10 +592,8 @@ class _Others:
                 self.boxes[t] = box
                 self.missed[t] = 0
                 self.hits[t] += 1
-                self.fresh[t] = True
             else:
                 self.boxes[t] = self.predicted[t]
-                self.fresh[t] = False
                 self.missed[t] += 1
                 self.hits[t] = 0 if self.missed[t] > 2 else self.hits[t]
                 keep[t] = self.missed[t] <= max_missed
@@ -607,7 +608,7 @@ class _Others:
             self.velocity = np.vstack([self.velocity, np.zeros((len(new), 2))])
             self.missed = np.concatenate([self.missed, np.zeros(len(new), int)])
             self.hits = np.concatenate([self.hits, np.ones(len(new), int)])
-            self.fresh = np.concatenate([self.fresh, np.ones(len(new), bool)])
+            self.odd = np.concatenate([self.odd, np.zeros(len(new), int)])
             self.born = np.concatenate([self.born, np.full(len(new), step, int)])
 
     def remove(self, t: int) -> None:
@@ -616,7 +617,7 @@ class _Others:
     def _keep(self, keep: np.ndarray) -> None:
         self.boxes, self.velocity, self.steps = self.boxes[keep], self.velocity[keep], self.steps[keep]
         self.missed, self.hits, self.born = self.missed[keep], self.hits[keep], self.born[keep]
-        self.fresh = self.fresh[keep]
+        self.odd = self.odd[keep]
         self.origin, self.entry = self.origin[keep], self.entry[keep]
 
 
@@ -873,13 +874,14 @@ class TargetFollower:
             overlaps[1 + t] = 0.0
             if overlaps.max() >= 0.15:
                 crowded.add(t)
-            elif self.others.hits[t] >= 2 and self.others.fresh[t] and \
+            elif self.others.hits[t] >= 2 and self.others.odd[t] < OTHERS_ODD_FRAMES and \
                     not _own_shape(*_size(boxes[j]), _size(others_pred[t])):
                 # a piece of its player, or a blob with someone else's legs in it: its box is
-                # not where its player is, so it goes on with its own motion as in a crowd. Only
-                # against a box it took itself last frame: the size it coasted on may be wrong
-                # (a sliver of a player walking in at the frame's edge), and must not stay so
+                # not where its player is, so it goes on with its own motion as in a crowd
                 crowded.add(t)
+                self.others.odd[t] += 1
+            else:
+                self.others.odd[t] = 0
         claimed_guesses = self._update_others(other_matches, new_tracks, others_pred, obs, absorbed_tracks,
                                               coast=crowded)
         if trusted:
