@@ -757,9 +757,9 @@ def test_a_target_placed_beside_someone_keeps_learning_its_motion():
 
 def test_a_teammate_s_track_born_on_a_sliver_at_the_frame_s_edge_grows_with_it():
     # a team-mate walks in at the right edge, 4 px a frame: its box widens faster than any player's
-    # shape allows from one frame to the next. Its track coasts over a box not its shape only once
-    # in a row (against a box it took itself), so it takes the player's boxes as they widen
-    # (compared with the size it coasted on, it stayed the 8 px sliver of its second frame: IoU 0)
+    # shape allows from one frame to the next. Its track coasts over boxes not its shape at most
+    # OTHERS_ODD_FRAMES in a row, then takes one and so the player's boxes as they widen (with no
+    # such limit it stayed the 8 px sliver of its second frame: IoU 0)
     follower = TargetFollower(box(300, 300), BLUE, FPS)
     for i in range(1, 20):
         x = 1280 + W / 2 - 4 * i  # in sight from frame 1, 4 px of it
