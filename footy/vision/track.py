@@ -611,6 +611,15 @@ class _Others:
             self.odd = np.concatenate([self.odd, np.zeros(len(new), int)])
             self.born = np.concatenate([self.born, np.full(len(new), step, int)])
 
+    def off_shape(self, t: int, box: np.ndarray) -> bool:
+        """Whether track ``t`` goes on with its own motion over its detection ``box`` this frame,
+        as in a crowd: the box is not the shape of its prediction (a piece of its player, or a
+        blob with someone else's legs in it), at most OTHERS_ODD_FRAMES frames in a row."""
+        odd = self.hits[t] >= 2 and self.odd[t] < OTHERS_ODD_FRAMES and \
+            not _own_shape(*_size(box), _size(self.predicted[t]))
+        self.odd[t] = self.odd[t] + 1 if odd else 0
+        return bool(odd)
+
     def remove(self, t: int) -> None:
         self._keep(np.arange(len(self.boxes)) != t)
 
@@ -859,9 +868,8 @@ class TargetFollower:
             # the detection also fits someone else's prediction: a crossing, do not be dragged
             touching = n_oth > 0 and float(overlap.max()) >= 0.05
             shared = n_oth > 0 and float(overlap.max()) >= 0.15
-            w, h = det[2] - det[0], det[3] - det[1]
             # a merged blob, or a piece of one: not the player's own shape
-            consistent = bool(_own_shape(w, h, self.size))
+            consistent = bool(_own_shape(*_size(det), self.size))
             straddled = fit < 0.5 and not (self.missed or self.occluded) and \
                 self._straddles(predicted, np.delete(boxes, target_det, axis=0))
             trusted = not touching and consistent and own_choice and not straddled
@@ -872,28 +880,17 @@ class TargetFollower:
         for t, j in other_matches.items():
             overlaps = _iou_one(boxes[j], everyone)
             overlaps[1 + t] = 0.0
-            if overlaps.max() >= 0.15:
+            if overlaps.max() >= 0.15 or self.others.off_shape(t, boxes[j]):
                 crowded.add(t)
-            elif self.others.hits[t] >= 2 and self.others.odd[t] < OTHERS_ODD_FRAMES and \
-                    not _own_shape(*_size(boxes[j]), _size(others_pred[t])):
-                # a piece of its player, or a blob with someone else's legs in it: its box is
-                # not where its player is, so it goes on with its own motion as in a crowd
-                crowded.add(t)
-                self.others.odd[t] += 1
-            else:
-                self.others.odd[t] = 0
         claimed_guesses = self._update_others(other_matches, new_tracks, others_pred, obs, absorbed_tracks,
                                               coast=crowded)
         if trusted:
             det = boxes[target_det]
-            # its motion per frame since it was last seen for sure: boxes placed or coasted in
-            # between (on a blob a team-mate's legs pulled aside) say where it was, not how it moves
-            measured = (_centre(det) - _centre(self.trusted_box)) / self.trusted_age
             # learn the speed fast at first, then smoothly
             self.trusted_count += 1
             a = min(self.s.velocity_smoothing, 1 - 1 / (self.trusted_count + 1))
-            self.velocity = a * self.velocity + (1 - a) * measured
-            self.size = 0.6 * self.size + 0.4 * np.array([det[2] - det[0], det[3] - det[1]])
+            self.velocity = a * self.velocity + (1 - a) * self._motion_since_sure(det)
+            self.size = 0.6 * self.size + 0.4 * np.array(_size(det))
             seen = obs.kits[target_det]
             if self.seen_kit is not None and seen is not None:
                 # the kit as seen over time, not on the one frame it was clicked on
@@ -920,8 +917,8 @@ class TargetFollower:
                 # last sure sighting is steadier the longer ago that was: it keeps learning it,
                 # as smoothly as from sure sightings (a player that turns while it brushes past
                 # someone would otherwise drift off on its old motion)
-                measured = (_centre(det) - _centre(self.trusted_box)) / self.trusted_age
-                self.velocity = self.s.velocity_smoothing * self.velocity + (1 - self.s.velocity_smoothing) * measured
+                a = self.s.velocity_smoothing
+                self.velocity = a * self.velocity + (1 - a) * self._motion_since_sure(det)
             self.box = det.copy()
             self.anchor, self.anchor_age = det.copy(), 0
             self.missed = 0
@@ -1063,12 +1060,18 @@ class TargetFollower:
         kit_cost = 1.5 * np.maximum(0.0, kit_dist - noise)
         return np.where(ok, (1 - iou) + 0.5 * d + kit_cost + 0.5 * size_cost, 1e6)
 
+    def _motion_since_sure(self, det: np.ndarray) -> np.ndarray:
+        """Its motion per frame from where it was last seen for sure to ``det``: boxes placed or
+        coasted on in between (a blob a team-mate's legs pulled aside) say where it was, not how
+        it moves."""
+        return (_centre(det) - _centre(self.trusted_box)) / self.trusted_age
+
     def _take_over(self, t: int) -> np.ndarray:
         """Track ``t`` of the others is the target: it takes the track's box and motion."""
         box = self.others.boxes[t].copy()
         self.velocity = self.others.velocity[t].copy()
         self.others.remove(t)
-        self.box, self.size, self.missed = box, np.array([box[2] - box[0], box[3] - box[1]]), 0
+        self.box, self.size, self.missed = box, np.array(_size(box)), 0
         self.anchor, self.anchor_age = box.copy(), 0
         self.trusted_box, self.trusted_age = box.copy(), 0
         return box
@@ -1127,7 +1130,7 @@ class TargetFollower:
             j = _detection_of(b, boxes)
             if j is None:
                 continue
-            if not _own_shape(b[2] - b[0], b[3] - b[1], own_size):
+            if not _own_shape(*_size(b), own_size):
                 continue
             if gate_kits[j] > self.s.kit_gate:
                 continue
