@@ -514,13 +514,15 @@ class FollowerSettings:
     # -> 0.61): the follower takes the player to be as wide as they are
     narrow_start: float = 0.75
     # another player (a team-mate or not) whose feet are this much of the target's detection's
-    # height or more above the target's (behind it, its legs over the target's head), on a
-    # detection of its own that fits its track, does not make the target's detection touched or
-    # shared: the target, on a detection that fits its prediction, is seen for sure and learns its
-    # motion (seed 1 match player 6 from frame 86: never seen for sure beside a team-mate behind
-    # it, it kept the motion it started with and lost the player, 0.21 -> 0.56; crossing seed 7
-    # from the quarter 0.28 -> 0.73). math.inf turns this off
-    behind_depth: float = 0.3
+    # height or more above the target's (behind it, its legs over the target's head) or below them
+    # (in front of it, its head over the target's legs), on a detection of its own that fits its
+    # track, does not make the target's detection touched or shared: the target, on a detection
+    # that fits its prediction, is seen for sure and learns its motion (seed 1 match player 6 from
+    # frame 86: never seen for sure beside a team-mate behind it, it kept the motion it started
+    # with and lost the player, 0.21 -> 0.56; crossing seed 7 from the quarter 0.28 -> 0.73;
+    # held-out seed 12 match player 6, behind a player in front while it turned, 0.80 -> 1.00 from
+    # two starts). math.inf turns this off
+    apart_depth: float = 0.3
     exit_edge: float = 1.5  # left the frame: re-acquired from a track born this near (body heights) that edge
     kit_learning: float = 0.1  # share of each trusted sighting in the target's kit model
     # shot changes (the director cuts to a close-up, a crowd, a replay, then back to the wide camera)
@@ -864,7 +866,7 @@ class TargetFollower:
                 overlap = np.where(absorbed, 0.0, overlap)
             fit = float(_iou_one(det, predicted[None])[0])
             if fit >= 0.5:
-                overlap = np.where(self._behind_on_own(det, others_pred, other_matches, boxes), 0.0, overlap)
+                overlap = np.where(self._apart_on_own(det, others_pred, other_matches, boxes), 0.0, overlap)
             # the detection also fits someone else's prediction: a crossing, do not be dragged
             touching = n_oth > 0 and float(overlap.max()) >= 0.05
             shared = n_oth > 0 and float(overlap.max()) >= 0.15
@@ -1005,20 +1007,21 @@ class TargetFollower:
             return None
         return j
 
-    def _behind_on_own(self, det: np.ndarray, others_pred: np.ndarray, other_matches: dict[int, int],
-                       boxes: np.ndarray) -> np.ndarray:
-        """Which of the others stand behind the target on a detection of their own (a mask over
-        ``others_pred``): a track matched in three frames or more (no newcomer) that took a detection
-        on its prediction (IoU >= 0.5) whose feet are ``behind_depth`` of the height of the target's
-        detection ``det`` or more above its feet. Its legs overlap the target's head, but the
-        detector told the two apart, so the target's detection is still its own."""
-        behind = np.zeros(len(others_pred), bool)
+    def _apart_on_own(self, det: np.ndarray, others_pred: np.ndarray, other_matches: dict[int, int],
+                      boxes: np.ndarray) -> np.ndarray:
+        """Which of the others stand a step behind or in front of the target on a detection of their
+        own (a mask over ``others_pred``): a track matched in three frames or more (no newcomer)
+        that took a detection on its prediction (IoU >= 0.5) whose feet are ``apart_depth`` of the
+        height of the target's detection ``det`` or more above or below its feet. Its legs overlap
+        the target's head, or its head the target's legs, but the detector told the two apart, so
+        the target's detection is still its own."""
+        apart = np.zeros(len(others_pred), bool)
         tall = max(1.0, float(det[3] - det[1]))
         for t, j in other_matches.items():
-            if self.others.hits[t] >= 3 and det[3] - boxes[j, 3] >= self.s.behind_depth * tall and \
+            if self.others.hits[t] >= 3 and abs(det[3] - boxes[j, 3]) >= self.s.apart_depth * tall and \
                     _iou_one(others_pred[t], boxes[j:j + 1])[0] >= 0.5:
-                behind[t] = True
-        return behind
+                apart[t] = True
+        return apart
 
     def _straddles(self, predicted: np.ndarray, rest: np.ndarray) -> bool:
         """Whether one of the detections ``rest`` (all but the one the target took, which overlaps

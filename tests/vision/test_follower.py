@@ -632,20 +632,21 @@ def test_a_teammate_s_young_track_nearer_the_camera_is_not_absorbed_into_the_pla
     assert max(ious[-5:]) < 0.1
 
 
-def followed_with_a_teammate_behind(settings: FollowerSettings | None = None):
+def followed_with_a_teammate_a_step_away(depth: float, settings: FollowerSettings | None = None):
     """The player walks right at 3 px a frame (the follower starts knowing no motion), a team-mate
-    in the same kit half a height behind it (feet 30 px higher, its legs over the player's head)
-    walking with it; the detector tells the two apart. After 14 frames the player is hidden for 6
-    (it walks on), then seen again. Returns (the follower's velocity when it is hidden, the IoU
-    with where the player is of the box shown on each of the first four hidden frames)."""
+    in the same kit half a height behind it (``depth`` -30: feet 30 px higher, its legs over the
+    player's head) or in front of it (+30: its head over the player's legs) walking with it; the
+    detector tells the two apart. After 14 frames the player is hidden for 6 (it walks on), then
+    seen again. Returns (the follower's velocity when it is hidden, the IoU with where the player
+    is of the box shown on each of the first four hidden frames)."""
     follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
     # the team-mate is known from the confirmed frame on (as ``_new_follower`` knows everyone
     # there), and how it moves (its track is older than the click)
-    follower.others.update({}, np.array([box(300, 270)]), [0], 0, 1)
+    follower.others.update({}, np.array([box(300, 300 + depth)]), [0], 0, 1)
     follower.others.velocity[0], follower.others.hits[0] = (3.0, 0.0), 3
     velocity, ious = None, []
     for i in range(1, 24):
-        t, mate = box(300 + 3 * i, 300), box(300 + 3 * i, 270)
+        t, mate = box(300 + 3 * i, 300), box(300 + 3 * i, 300 + depth)
         hidden = 14 < i <= 20
         players = [(mate, BLUE)] if hidden else [(t, BLUE), (mate, BLUE)]
         if i == 15:
@@ -656,16 +657,17 @@ def followed_with_a_teammate_behind(settings: FollowerSettings | None = None):
     return velocity, ious
 
 
-def test_a_teammate_behind_the_player_on_a_box_of_its_own_does_not_stop_it_being_seen_for_sure():
+@pytest.mark.parametrize("depth", [-30, 30], ids=["behind", "in front"])
+def test_a_teammate_a_step_away_on_a_box_of_its_own_does_not_stop_the_player_being_seen_for_sure(depth):
     # the team-mate's box overlaps the player's (IoU 0.33), but it is its own and sits where its
-    # track expected it, half a height further away: the player's box is the player's, it is seen
-    # for sure, learns its motion and coasts on with it while hidden
-    velocity, ious = followed_with_a_teammate_behind()
+    # track expected it, half a height further away or nearer: the player's box is the player's,
+    # it is seen for sure, learns its motion and coasts on with it while hidden
+    velocity, ious = followed_with_a_teammate_a_step_away(depth)
     assert velocity[0] == pytest.approx(3.0, abs=0.5)
     assert min(ious) >= 0.5
     # counted as shared, the player is never seen for sure: it keeps the motion it started with
     # (none) and its coasting box stays where it was last seen
-    velocity, ious = followed_with_a_teammate_behind(FollowerSettings(behind_depth=math.inf))
+    velocity, ious = followed_with_a_teammate_a_step_away(depth, FollowerSettings(apart_depth=math.inf))
     assert abs(velocity[0]) < 0.5
     assert min(ious) < 0.5
 
