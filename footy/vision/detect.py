@@ -36,6 +36,9 @@ FRAGMENT, PARTIAL, LIMB = 0.35, 0.7, 0.45
 # (all-white kits with white socks too: without the head's test they went, at every size)
 LINE_WHITE, HEAD_COLOURED = 0.8, 0.35
 MIN_HEIGHT = 6.0  # px at the work scale: no player is shorter, however far
+# what a split of a blob of players leaves over counts when it is 0.5-1.3 players tall, or up to
+# this many when a split of it finds two (the middle two of a chain of four crossing diagonally)
+LEFTOVER_TALL = 2.2
 
 
 def guessed(detections: sv.Detections) -> np.ndarray:
@@ -640,10 +643,11 @@ class PitchDetector:
                           ) -> list[tuple]:
         """Players a split into two or more missed: in a blob of three (one between two others,
         or one beside a pair) the third is what is left of the blob outside the boxes found. What
-        is left counts when it is between half and 1.3 players tall there, at least half a player
-        wide and fills at least 0.3 of its box (not an arm or a shoulder a box left out); it is
-        split like any blob. A blob too big for three players (a close-up's body) has none: its
-        pieces are no players."""
+        is left counts when it is between half and 1.3 players tall there (once slivers of the
+        players found are trimmed off it, if need be), at least half a player wide and fills at
+        least 0.3 of its box (not an arm or a shoulder a box left out); it is split like any blob.
+        Up to LEFTOVER_TALL players tall, it counts when that split finds two. A blob too big for
+        three players (a close-up's body) has none: its pieces are no players."""
         h, w = blob.shape
         tall = float(self.sizes.expected((y0 + h) / frame_h)) * frame_h
         if h > 3.2 * tall or w > 4 * self.sizes.aspect * tall:
@@ -655,12 +659,36 @@ class PitchDetector:
                                                                             cv2.CCL_GRANA)
         out = []
         for i in range(1, n):
-            x, y, pw, ph, area = stats[i]
-            tall = float(self.sizes.expected((y0 + y + ph) / frame_h)) * frame_h
-            if not 0.5 * tall <= ph <= 1.3 * tall or pw < 0.5 * self.sizes.aspect * tall or area < 0.3 * pw * ph:
-                continue
-            out.extend(self._split(labels[y:y + ph, x:x + pw] == i, x0 + x, y0 + y, frame_h))
+            x, y, pw, ph, _ = stats[i]
+            out.extend(self._leftover(labels[y:y + ph, x:x + pw] == i, x0 + x, y0 + y, frame_h))
         return out
+
+    def _leftover(self, piece: np.ndarray, x: int, y: int, frame_h: int) -> list[tuple]:
+        """The players in one piece a split left over (at ``x``, ``y``): one, or two, or none."""
+        def tall_here(part: np.ndarray, top: int) -> float:
+            return float(self.sizes.expected((top + part.shape[0]) / frame_h)) * frame_h
+
+        def player_sized(part: np.ndarray, top: int, most: float) -> bool:
+            tall = tall_here(part, top)
+            return 0.5 * tall <= part.shape[0] <= most * tall and part.mean() >= 0.3 and \
+                part.shape[1] >= 0.5 * self.sizes.aspect * tall
+
+        if player_sized(piece, y, 1.3):
+            return self._split(piece, x, y, frame_h)
+        # the boxes found are a little narrower or shorter than their players: the slivers of
+        # them left over (a neighbour's arm or feet) hang on to the player between them, too
+        # tall or too wide for one then. Without its end rows of under a third of a player's
+        # width of ink, and its end columns of under a fifth of its height, it may be one
+        tall = tall_here(piece, y)
+        trimmed, tx, ty = _trim_thin_ends(piece, x, y, self.sizes.aspect * tall / 3, tall / 5)
+        if trimmed is not None and trimmed.shape != piece.shape and player_sized(trimmed, ty, 1.3):
+            return self._split(trimmed, tx, ty, frame_h)
+        # taller: the middle two of a chain of four crossing diagonally, left over together
+        if player_sized(piece, y, LEFTOVER_TALL):
+            parts = self._split(piece, x, y, frame_h)
+            if len(parts) >= 2:
+                return parts
+        return []
 
     def _hang(self, part: tuple, frame_h: int, limit: float) -> tuple:
         """A box ``(x1, y1, x2, y2, fill)`` whose lower part is hidden: as tall as a player whose
@@ -810,6 +838,20 @@ class PitchDetector:
             if part is not None:
                 parts.append(part)
         return parts
+
+
+def _trim_thin_ends(piece: np.ndarray, x: int, y: int, min_row: float, min_col: float
+                    ) -> tuple[np.ndarray | None, int, int]:
+    """``piece`` (at ``x``, ``y``) without its top and bottom rows of under ``min_row`` pixels
+    and its left and right columns of under ``min_col`` (None when nothing is left)."""
+    rows = np.where(piece.sum(axis=1) >= min_row)[0]
+    if not len(rows):
+        return None, x, y
+    piece, y = piece[rows[0]:rows[-1] + 1], y + int(rows[0])
+    cols = np.where(piece.sum(axis=0) >= min_col)[0]
+    if not len(cols):
+        return None, x, y
+    return piece[:, cols[0]:cols[-1] + 1], x + int(cols[0]), y
 
 
 def _head_columns(tops: np.ndarray, prominence: float, spacing: int) -> list[int]:

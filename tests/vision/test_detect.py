@@ -359,6 +359,43 @@ def test_what_is_left_of_a_blob_must_be_player_sized_to_be_a_guess():
     assert len(detector._leftover_players(blob, 100, 200, 360, parts)) == 1
 
 
+def test_the_player_between_two_is_found_though_a_sliver_of_one_hangs_on_to_it():
+    """Three players one behind the other, diagonally (held-out seed 14 match, frame 70): the
+    split finds the far and the near one with boxes a little narrower than they are, and the
+    sliver of the near one left over hangs on to the player between them, so what is left is too
+    tall for one player. Without its end rows of a few pixels it is the player between."""
+    detector = sized_detector(40.0)
+    blob = np.zeros((80, 40), bool)
+    blob[0:38, 22:39] = True    # the far player, up and to the right
+    blob[18:58, 10:27] = True   # the player between
+    blob[40:80, 0:17] = True    # the near one, down and to the left
+    parts = [(122, 200, 136, 238, 1.0), (100, 240, 114, 280, 1.0)]  # 3 px narrower than each
+    left = detector._leftover_players(blob, 100, 200, 360, parts)
+    assert len(left) == 1
+    assert iou_matrix([(110, 218, 127, 258)], [left[0][:4]])[0, 0] >= 0.8
+
+
+def test_the_middle_two_of_a_diagonal_chain_of_four_are_both_found():
+    """Four players crossing in a diagonal chain (crossing seed 6, frame 108) make one blob; the
+    split finds the highest head and the lowest feet, and the two between them are left over
+    together, 1.45 players tall: split in turn, they are two players."""
+    detector = sized_detector(40.0)
+    blob = np.zeros((94, 62), bool)
+    players = [(0, 45), (18, 30), (36, 15), (54, 0)]  # (top row, left column), each 40 x 17
+    for top, left in players:
+        blob[top:top + 40, left:left + 17] = True
+    parts = [(145, 200, 162, 240, 1.0), (100, 254, 117, 294, 1.0)]
+    left = detector._leftover_players(blob, 100, 200, 360, parts)
+    between = [(100 + x, 200 + y, 117 + x, 240 + y) for y, x in players[1:3]]
+    assert len(left) == 2
+    assert (iou_matrix(between, [p[:4] for p in left]).max(axis=1) >= 0.8).all()
+    # a leftover that tall which a split does not take apart is no player
+    blob[:] = False
+    blob[0:40, 45:62] = blob[54:94, 0:17] = True
+    blob[18:76, 22:39] = True   # one 58 px tall column between them
+    assert detector._leftover_players(blob, 100, 200, 360, parts) == []
+
+
 def test_a_guessed_player_is_no_candidate_for_the_coach(tmp_path):
     """Candidate tracks are the players the detector saw: the guess of the player between two
     others (see above) keeps no box of its own on the preview frame."""
