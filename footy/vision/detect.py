@@ -707,12 +707,9 @@ class PitchDetector:
 
     def _split_piece(self, piece: np.ndarray, x0: int, py: int, frame_h: int) -> list[tuple]:
         """A piece of a blob (no taller than one player) as one or more players side by side."""
-        rows = np.where(piece.any(axis=1))[0]
-        if len(rows) == 0:
+        piece, px, py = _trim_thin_ends(piece, x0, py, 1, 1)  # its set pixels' tight box
+        if piece is None:
             return []
-        piece, py = piece[rows[0]:rows[-1] + 1], py + rows[0]
-        cols = np.where(piece.any(axis=0))[0]
-        piece, px = piece[:, cols[0]:cols[-1] + 1], x0 + cols[0]
         ph, pw = piece.shape
         piece_expected = float(self.sizes.expected((py + ph) / frame_h)) * frame_h
         # a player's width where the piece stands: a short piece (legs and shorts under a shirt

@@ -412,6 +412,14 @@ def _intersection_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter_w * inter_h
 
 
+def _covered_share(box: np.ndarray, boxes: np.ndarray) -> float:
+    """The largest share of ``box``'s area that lies inside one of ``boxes`` (0 with none)."""
+    if not len(boxes):
+        return 0.0
+    area = max(1.0, float((box[2] - box[0]) * (box[3] - box[1])))
+    return float(_intersection_one(box, boxes).max()) / area
+
+
 def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """IoU of one box with each of ``boxes``: ``sv.box_iou_batch``'s arithmetic (float64, float32
     out, 0 against an empty box) without its set-up, which was a quarter of the follower's time."""
@@ -628,11 +636,8 @@ class _Others:
         held-out seed 15 match player 12)."""
         if self.hits[t] != 1 or step - self.born[t] != 1:
             return False
-        box = self.predicted[t]
-        w, h = _size(box)
-        if not len(boxes) or w < UNCONFIRMED_ASPECT * h:
-            return True
-        return float(_intersection_one(box, boxes).max()) / max(1.0, w * h) < UNCONFIRMED_INSIDE
+        w, h = _size(self.predicted[t])
+        return w < UNCONFIRMED_ASPECT * h or _covered_share(self.predicted[t], boxes) < UNCONFIRMED_INSIDE
 
     def off_shape(self, t: int, box: np.ndarray) -> bool:
         """Whether track ``t`` goes on with its own motion over its detection ``box`` this frame,
@@ -1048,10 +1053,7 @@ class TargetFollower:
         """Whether one of the detections ``rest`` (all but the one the target took, which overlaps
         the prediction at IoU < 0.5) holds ``straddle_cover`` of the prediction's area or more: the
         prediction lies across the two."""
-        if self.s.straddle_cover <= 0 or not len(rest):
-            return False
-        area = max(1.0, float((predicted[2] - predicted[0]) * (predicted[3] - predicted[1])))
-        return float(_intersection_one(predicted, rest).max()) / area >= self.s.straddle_cover
+        return self.s.straddle_cover > 0 and _covered_share(predicted, rest) >= self.s.straddle_cover
 
     def _inside_blob(self, predicted: np.ndarray, det: np.ndarray) -> np.ndarray:
         """The part of a merged blob the target is in: the predicted box moved sideways the least
