@@ -408,6 +408,19 @@ class PitchDetector:
         not_grass = cv2.bitwise_and(cv2.bitwise_not(grass), cv2.bitwise_not(grass), mask=pitch)
         white = cv2.inRange(hsv, np.array([0, 0, 150], np.uint8), np.array([179, 80, 255], np.uint8))
         coloured = cv2.subtract(not_grass, white)  # no grass and no white: no pitch line either
+        found, samples = self._find(not_grass, white, coloured, hgt)
+        first = not self.sizes.ready
+        self.sizes.update(samples[:, 0], samples[:, 1], samples[:, 2])
+        if first and self.sizes.ready:
+            # the first frame the model is learned on: its blobs were looked at knowing no size, so
+            # players merged in twos and threes stayed whole; they are looked at again knowing the
+            # size their single players gave (the walk's first frame is the frame the coach clicked)
+            found, _ = self._find(not_grass, white, coloured, hgt)
+        return found
+
+    def _find(self, not_grass: np.ndarray, white: np.ndarray, coloured: np.ndarray, hgt: int
+              ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+        """The players on a frame's masks, and the samples of single players' sizes they give."""
         found, samples = self._players(_foreground(not_grass, white, self._kernel_bands(hgt)),
                                        not_grass, coloured, hgt)
         if not self.sizes.ready and len(samples) < 3:
@@ -420,8 +433,7 @@ class PitchDetector:
                                                        not_grass, coloured, hgt)
             if len(small_samples) >= 3 and np.median(small_samples[:, 1]) * hgt < SMALL_PLAYER:
                 found, samples = small_found, small_samples
-        self.sizes.update(samples[:, 0], samples[:, 1], samples[:, 2])
-        return found
+        return found, samples
 
     def _players(self, foreground: np.ndarray, not_grass: np.ndarray, coloured: np.ndarray, hgt: int
                  ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:

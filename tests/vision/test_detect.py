@@ -592,3 +592,20 @@ def test_the_small_players_speck_opening_keeps_an_upright_leg_where_it_is():
     nothing_white = np.zeros_like(leg)
     assert np.array_equal(_player_mask(leg, nothing_white, column), leg)
     assert not _player_mask(speck, nothing_white, column).any()
+
+
+def test_players_merged_on_the_first_frame_a_detector_sees_are_told_apart(tmp_path):
+    """A walk starts a fresh detector on the frame the coach clicked. Its size model is learned
+    from that frame's single players, after its blobs were looked at: a pair merged side by side
+    stayed one box (held-out seed 20 match player 1, a team-mate beside it on the clicked frame).
+    The blobs are looked at again once the first frame has taught the model a player's size."""
+    h = 40.0
+    players = [PlayerSpec(1, "red", (320, 230), (0, 0), h), PlayerSpec(2, "red", (336, 234), (0, 0), h)]
+    for i, (x, y) in enumerate([(80, 150), (160, 300), (480, 170), (560, 280), (420, 320)]):
+        players.append(PlayerSpec(3 + i, "blue", (x, y), (0, 0), h))
+    scene = render_scene(SceneSpec(width=640, height=360, seconds=0.2, noise=2.0, players=players),
+                         tmp_path / "pair.mp4")
+    frame = next(iter_frames(scene.path))
+    boxes = PitchDetector().detect(frame.image).xyxy
+    truth = scene.truth[frame.index]
+    assert (iou_matrix([truth[1], truth[2]], boxes).max(axis=1) >= 0.6).all()
