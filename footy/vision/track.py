@@ -1685,9 +1685,12 @@ def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None
         # no detection of all of it would look like its own shape and it would never be seen for sure
         follower.size = np.array([aspect * follower.size[1], follower.size[1]])
     follower.note_wide(obs)  # the player was clicked on the wide shot
-    # everyone else on the start frame is known from the start, so they claim their detections
-    others = [j for j in range(len(obs.boxes)) if j != target_det and _iou_one(box, obs.boxes[j:j + 1])[0] < 0.5]
-    follower.others.update({}, obs.boxes, others, 0, 1)
+    # everyone else on the start frame is known from the start, so they claim their detections;
+    # the players the detector could only guess at too (a team-mate split off the target's blob
+    # the frame it was clicked on would otherwise be a detection no track claims the next frame)
+    everyone = np.vstack([obs.boxes.reshape(-1, 4), obs.guesses.reshape(-1, 4)])
+    others = [j for j in range(len(everyone)) if j != target_det and _iou_one(box, everyone[j:j + 1])[0] < 0.5]
+    follower.others.update({}, everyone, others, 0, 1)
     return follower
 
 

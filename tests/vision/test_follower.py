@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from footy.vision.track import (FollowerSettings, Observation, StartMotion, TargetFollower, _Others, _snap,
-                                clearer_motion)
+from footy.vision.track import (FollowerSettings, Observation, StartMotion, TargetFollower, _new_follower, _Others,
+                                _snap, clearer_motion)
 
 from .boxes import iou
 
@@ -799,3 +799,19 @@ def test_a_track_born_on_a_box_not_seen_again_the_next_frame_is_dropped():
         others.predict(np.eye(2, 3))
         others.update({0: 0} if seen else {}, box(400, 300)[None], [], step, 5)
     assert len(others.boxes) == 1
+
+
+def test_a_teammate_only_guessed_at_on_the_frame_clicked_has_a_track_from_the_start():
+    # the detector split a team-mate off the chosen player's blob on the frame clicked, but only
+    # as a guess; the next frame it is a detection and the player is missed. With no track, the
+    # team-mate's detection was the player's to take (held-out seed 20 match player 1 from frame
+    # 50: on the team-mate from the next frame, 0.15 -> 0.70)
+    player, mate = box(300, 300), box(300 - W, 300)
+    elsewhere = [(box(600 + 80 * k, 500), RED) for k in range(3)]
+    start = obs(0, [(player, BLUE)] + elsewhere)
+    start.guesses, start.guess_kits, start.guess_confidences = mate[None], [BLUE], np.array([0.4])
+    follower = _new_follower(start, player, BLUE, 0, FPS)
+    p = follower.step(obs(1, [(mate, BLUE)] + elsewhere), np.eye(2, 3))
+    assert iou(p.xyxy, mate) < 0.5
+    p = follower.step(obs(2, [(mate, BLUE), (player, BLUE)] + elsewhere), np.eye(2, 3))
+    assert iou(p.xyxy, player) >= 0.9
