@@ -940,13 +940,10 @@ class TargetFollower:
                 return self._point(obs, box, 0.6)
         if placed:
             det = boxes[target_det]
-            if self.trusted_age >= 2:
-                # brushing past someone, one box may be pulled aside, but its motion since the
-                # last sure sighting is steadier the longer ago that was: it keeps learning it,
-                # as smoothly as from sure sightings (a player that turns while it brushes past
-                # someone would otherwise drift off on its old motion)
-                a = self.s.velocity_smoothing
-                self.velocity = a * self.velocity + (1 - a) * self._motion_since_sure(det)
+            # brushing past someone, one box may be pulled aside, but its motion since the last
+            # sure sighting is steadier the longer ago that was (a player that turns while it
+            # brushes past someone would otherwise drift off on its old motion)
+            self._keep_learning_motion(det)
             self.box = det.copy()
             self.anchor, self.anchor_age = det.copy(), 0
             self.missed = 0
@@ -980,6 +977,9 @@ class TargetFollower:
             # is still missed, and no sighting to re-acquire it from), so guesses bridge a gap of
             # at most max_coast_sec (then it is lost, below, like any coasting target)
             det = obs.guesses[guess]
+            # as when it is placed: a player that slows down while only guessed at would
+            # otherwise be predicted off the guesses at its old speed
+            self._keep_learning_motion(det)
             self.box = det.copy()
             self.missed += 1
             self.occluded = 0
@@ -1085,6 +1085,14 @@ class TargetFollower:
         noise = self.s.kit_noise if self.missed <= self._frames(self.s.kit_noise_sec) else 0.0
         kit_cost = 1.5 * np.maximum(0.0, kit_dist - noise)
         return np.where(ok, (1 - iou) + 0.5 * d + kit_cost + 0.5 * size_cost, 1e6)
+
+    def _keep_learning_motion(self, det: np.ndarray) -> None:
+        """Its motion since it was last seen for sure, two frames ago or more, learned from a box
+        it was not seen on for sure (``det``: placed, or guessed at) as smoothly as from sure
+        sightings."""
+        if self.trusted_age >= 2:
+            a = self.s.velocity_smoothing
+            self.velocity = a * self.velocity + (1 - a) * self._motion_since_sure(det)
 
     def _motion_since_sure(self, det: np.ndarray) -> np.ndarray:
         """Its motion per frame from where it was last seen for sure to ``det``: boxes placed or
