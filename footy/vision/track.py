@@ -593,8 +593,11 @@ class _Others:
         keep = np.ones(n, bool)
         moving: list[int] = []  # the tracks with a new displacement
         for t in range(n):
-            if coast and t in coast and t in matches:
-                # its detection is shared with someone else: keep its own motion
+            if coast and t in coast and t in matches and not np.isnan(self.steps[t]).all():
+                # its detection is shared with someone else: keep its own motion (a track not yet
+                # seen to move has none to keep: standing still where it was born, it is left
+                # behind by its player and takes the next player coming by; crossing seed 7
+                # player 1 from frame 50, a team-mate's track born on the frame clicked)
                 self.boxes[t] = self.predicted[t]
                 self.missed[t] = 0
                 self.hits[t] += 1
