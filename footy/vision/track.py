@@ -604,6 +604,12 @@ class _Others:
             elif t in matches:
                 box = boxes[matches[t]]
                 measured = _centre(box) - (_centre(self.predicted[t]) - self.velocity[t])
+                if not _own_shape(*_size(box), _size(self.predicted[t])):
+                    # its box changed shape (a sliver it was born on became the whole player, a
+                    # blob took someone's legs): its centre moved by the change, not the player
+                    # (crossing seed 7 player 1 from frame 150: a team-mate's track born on a
+                    # sliver of it flew off at the pace the sliver widened, 0.27 -> 0.79)
+                    measured = np.full(2, np.nan)
                 self.steps[t, :-1] = self.steps[t, 1:]
                 self.steps[t, -1] = measured
                 moving.append(t)
@@ -615,6 +621,7 @@ class _Others:
                 self.missed[t] += 1
                 self.hits[t] = 0 if self.missed[t] > 2 else self.hits[t]
                 keep[t] = self.missed[t] <= max_missed and not self._unconfirmed(t, boxes, step)
+        moving = [t for t in moving if not np.isnan(self.steps[t]).all()]  # no step measured yet
         if moving:
             self.velocity[moving] = np.nanmedian(self.steps[moving], axis=1)
         self._keep(keep)

@@ -885,3 +885,18 @@ def test_a_track_not_yet_seen_to_move_takes_its_detection_in_a_crowd():
     predicted = others.predict(np.eye(2, 3))[0].copy()
     others.update({0: 0}, box(390, 290)[None], [], 3, 5, coast={0})
     assert np.allclose(others.boxes[0], predicted)
+
+
+def test_a_track_born_on_a_sliver_learns_no_motion_from_the_sliver_widening():
+    # a team-mate's track born on a 10 px sliver of it, the whole player's 24 px box the next
+    # frame: the centre moved 7 px, the player did not (crossing seed 7 player 1 from frame 150:
+    # the track flew off at that pace, left the team-mate to the chosen player, 0.27 -> 0.79)
+    others = _Others()
+    others.update({}, np.array([[400.0, 240.0, 410.0, 300.0]]), [0], 0, 5)
+    whole = np.array([400.0, 240.0, 424.0, 300.0])
+    others.predict(np.eye(2, 3))
+    others.update({0: 0}, whole[None], [], 1, 5)
+    assert np.allclose(others.predict(np.eye(2, 3))[0], whole)
+    # the steps of its own shape are its motion
+    others.update({0: 0}, (whole + [3.0, 0.0, 3.0, 0.0])[None], [], 2, 5)
+    assert np.allclose(others.velocity[0], [3.0, 0.0])
