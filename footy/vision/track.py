@@ -593,7 +593,7 @@ class _Others:
         keep = np.ones(n, bool)
         moving: list[int] = []  # the tracks with a new displacement
         for t in range(n):
-            if coast and t in coast and t in matches and not np.isnan(self.steps[t]).all():
+            if coast and t in coast and t in matches and self._seen_moving(t):
                 # its detection is shared with someone else: keep its own motion (a track not yet
                 # seen to move has none to keep: standing still where it was born, it is left
                 # behind by its player and takes the next player coming by; crossing seed 7
@@ -621,7 +621,7 @@ class _Others:
                 self.missed[t] += 1
                 self.hits[t] = 0 if self.missed[t] > 2 else self.hits[t]
                 keep[t] = self.missed[t] <= max_missed and not self._unconfirmed(t, boxes, step)
-        moving = [t for t in moving if not np.isnan(self.steps[t]).all()]  # no step measured yet
+        moving = [t for t in moving if self._seen_moving(t)]
         if moving:
             self.velocity[moving] = np.nanmedian(self.steps[moving], axis=1)
         self._keep(keep)
@@ -635,6 +635,10 @@ class _Others:
             self.hits = np.concatenate([self.hits, np.ones(len(new), int)])
             self.odd = np.concatenate([self.odd, np.zeros(len(new), int)])
             self.born = np.concatenate([self.born, np.full(len(new), step, int)])
+
+    def _seen_moving(self, t: int) -> bool:
+        """Whether track ``t`` has a step measured (none while each of its boxes changed shape)."""
+        return not np.isnan(self.steps[t]).all()
 
     def _unconfirmed(self, t: int, boxes: np.ndarray, step: int) -> bool:
         """Whether track ``t``, not met this frame, was born last frame on a box that is no player:
@@ -1714,7 +1718,8 @@ def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None
     # the players the detector could only guess at too (a team-mate split off the target's blob
     # the frame it was clicked on would otherwise be a detection no track claims the next frame)
     everyone = np.vstack([obs.boxes.reshape(-1, 4), obs.guesses.reshape(-1, 4)])
-    others = [j for j in range(len(everyone)) if j != target_det and _iou_one(box, everyone[j:j + 1])[0] < 0.5]
+    overlap = _iou_one(box, everyone)
+    others = [j for j in range(len(everyone)) if j != target_det and overlap[j] < 0.5]
     follower.others.update({}, everyone, others, 0, 1)
     return follower
 
