@@ -253,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         for anchor in start_anchors(len(scene.truth), args.starts):
             switches = 0
             for pid in spec.focus_players:
+                if not any(pid in players for players in scene.truth):
+                    # the camera's pan never shows this one at this seed: nobody to click
+                    print(f"... {name}: player {pid} never in view, not followed", file=sys.stderr)
+                    continue
                 f = score_follow(scene, pid, args.stride, verbose=args.verbose, anchor=anchor)
                 follow_rows.append((name, f))
                 switches += f.switches
