@@ -152,7 +152,7 @@ def clean_start(scene: Scene, player_id: int, stride: int, info, anchor: int) ->
         shared = bool(others) and iou_matrix(np.array(others), np.array([candidates[k].xyxy]))[:, 0].max() >= 0.5
         if ious[k] >= 0.6 and not shared:
             return f, candidates[k].xyxy
-    return next(f for f in order if player_id in scene.truth[f]), None
+    return min((f for f in range(n) if player_id in scene.truth[f]), key=lambda f: abs(f - anchor)), None
 
 
 def start_anchors(n_frames: int, starts: int) -> list[int]:
