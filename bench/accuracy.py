@@ -152,7 +152,10 @@ def clean_start(scene: Scene, player_id: int, stride: int, info, anchor: int) ->
         shared = bool(others) and iou_matrix(np.array(others), np.array([candidates[k].xyxy]))[:, 0].max() >= 0.5
         if ious[k] >= 0.6 and not shared:
             return f, candidates[k].xyxy
-    return min((f for f in range(n) if player_id in scene.truth[f]), key=lambda f: abs(f - anchor)), None
+    # (a player the stride's frames never show, in view a frame or two: from such a frame)
+    in_view = [f for f in order if player_id in scene.truth[f]] or \
+        sorted((f for f in range(n) if player_id in scene.truth[f]), key=lambda f: abs(f - anchor))
+    return in_view[0], None
 
 
 def start_anchors(n_frames: int, starts: int) -> list[int]:
