@@ -929,8 +929,9 @@ def followed_while_a_player_steps_in_front(seen_as: str) -> list[float]:
 def test_a_player_on_its_prediction_is_not_traded_for_one_stepping_in_front(seen_as):
     # just seen for sure, a box of its shape on its prediction it cannot take (its kit spoiled,
     # or only guessed at) says where it is: the team-mate's box, which fits the prediction at IoU
-    # 0.33 only, is not taken (match seed 34 player 12 from frame 150: it was, and the follow
-    # went on with the team-mate, 0.31 -> 0.97; seed 35 player 6 on a guess, 0.71 -> 0.80)
+    # 0.33 only, is not taken, nor its young track adopted (match seed 34 player 12 from frame
+    # 150: it was, and the follow went on with the team-mate, 0.31 -> 0.97; seed 35 player 6 on
+    # a guess, 0.71 -> 0.80)
     assert min(followed_while_a_player_steps_in_front(seen_as)) >= 0.9
 
 
