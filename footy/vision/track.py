@@ -825,13 +825,14 @@ class TargetFollower:
         cost = np.full((1 + n_oth, n_det), big)
         kit_dist = kit_distances(self.kit, obs.kits, boxes)
         gate_kits = kit_dist
+        fits = _iou_one(predicted, boxes)  # each detection's IoU with the prediction
         if n_det and not lost:
             seen_dist = kit_distances(self.seen_kit, obs.kits, boxes) if self.seen_kit is not self.kit else kit_dist
             gate_kits = np.minimum(kit_dist, seen_dist)
-            cost[0] = self._target_cost(predicted, boxes, kit_dist, gate_kits)
-            held = self._on_prediction(predicted, boxes, gate_kits, obs.guesses)
+            cost[0] = self._target_cost(predicted, boxes, fits, kit_dist, gate_kits)
+            held = self._on_prediction(predicted, boxes, fits, gate_kits, obs.guesses)
             if held:
-                cost[0][_iou_one(predicted, boxes) < 0.5] = big
+                cost[0][fits < 0.5] = big
         if n_det and n_oth:
             iou = sv.box_iou_batch(others_pred, boxes)
             h = np.maximum(4.0, others_pred[:, 3] - others_pred[:, 1])
@@ -908,7 +909,7 @@ class TargetFollower:
                     absorbed_tracks.add(int(t))
                     self.others.missed[t] = 10 ** 6  # pruned by the update below
                 overlap = np.where(absorbed, 0.0, overlap)
-            fit = float(_iou_one(det, predicted[None])[0])
+            fit = float(fits[target_det])
             if fit >= 0.5:
                 overlap = np.where(self._apart_on_own(det, others_pred, other_matches, boxes), 0.0, overlap)
             # the detection also fits someone else's prediction: a crossing, do not be dragged
@@ -1008,7 +1009,7 @@ class TargetFollower:
         self.velocity *= 0.97
         if self.missed > self._frames(self.s.max_coast_sec):
             self.lost_at = self.step_count
-        if probation and n_det and float(_iou_one(predicted, boxes).max()) >= self.s.tentative_overlap:
+        if probation and n_det and float(fits.max()) >= self.s.tentative_overlap:
             # just re-acquired and already missed, coasting onto a detection it did not take: the
             # borrowed track was probably a team-mate's, and a box on someone else is worse than
             # "not visible" (seed 2 match player 1: 15 -> 10 wrong frames, no share lost)
@@ -1082,9 +1083,9 @@ class TargetFollower:
             _shift_inside(box, det, 0, 2)
         return box
 
-    def _target_cost(self, predicted: np.ndarray, boxes: np.ndarray, kit_dist: np.ndarray,
+    def _target_cost(self, predicted: np.ndarray, boxes: np.ndarray, iou: np.ndarray, kit_dist: np.ndarray,
                      gate_kit_dist: np.ndarray | None = None) -> np.ndarray:
-        iou = _iou_one(predicted, boxes)
+        """The target's row of the cost matrix (``iou``: each box's IoU with ``predicted``)."""
         ph, pw = max(4.0, self.size[1]), max(2.0, self.size[0])
         # feet height counts double: in the image it is depth, it changes slowly, and a merged
         # blob's centre is pulled around while its feet stay put
@@ -1104,28 +1105,26 @@ class TargetFollower:
         kit_cost = 1.5 * np.maximum(0.0, kit_dist - noise)
         return np.where(ok, (1 - iou) + 0.5 * d + kit_cost + 0.5 * size_cost, 1e6)
 
-    def _on_prediction(self, predicted: np.ndarray, boxes: np.ndarray, gate_kits: np.ndarray,
+    def _on_prediction(self, predicted: np.ndarray, boxes: np.ndarray, fits: np.ndarray, gate_kits: np.ndarray,
                        guesses: np.ndarray) -> bool:
         """Whether, seen for sure a moment ago, the target is most likely on a box that fits its
         prediction (IoU >= 0.7) and is of its shape, but that it cannot take: a detection only its
         kit keeps out of the gate (a team-mate in front of it spoiling its colours), or a box the
-        detector only guessed at. Then it takes no detection that fits its prediction worse (IoU <
-        0.5), nor adopts a track: such a one is the player stepping in front of it, or the one
-        behind (match seed 34 player 12 from frame 150, 0.31 -> 0.97; seed 35 player 6 on a
-        guess, 0.71 -> 0.80). Longer unseen, the prediction may have drifted off the player (a
-        crossing coasted through: broadcast seed 24 player 1 lost 0.05 without this limit)."""
+        detector only guessed at (``fits``: each of ``boxes``' IoU with ``predicted``). Then it
+        takes no detection that fits its prediction worse (IoU < 0.5), nor adopts a track: such a
+        one is the player stepping in front of it, or the one behind (match seed 34 player 12 from
+        frame 150, 0.31 -> 0.97; seed 35 player 6 on a guess, 0.71 -> 0.80). Longer unseen, the
+        prediction may have drifted off the player (a crossing coasted through: broadcast seed 24
+        player 1 lost 0.05 without this limit)."""
         if self.trusted_age > self._frames(0.4):
             return False
-        for candidates, blocked in ((boxes, gate_kits > self.s.kit_gate), (guesses, None)):
-            if not len(candidates):
-                continue
-            fits = _iou_one(predicted, candidates) >= 0.7
-            fits &= _own_shape(candidates[:, 2] - candidates[:, 0], candidates[:, 3] - candidates[:, 1], self.size)
-            if blocked is not None:
-                fits &= blocked
-            if fits.any():
-                return True
-        return False
+
+        def of_its_shape(candidates: np.ndarray) -> np.ndarray:
+            return _own_shape(candidates[:, 2] - candidates[:, 0], candidates[:, 3] - candidates[:, 1], self.size)
+
+        if len(boxes) and ((fits >= 0.7) & (gate_kits > self.s.kit_gate) & of_its_shape(boxes)).any():
+            return True
+        return bool(len(guesses)) and bool(((_iou_one(predicted, guesses) >= 0.7) & of_its_shape(guesses)).any())
 
     def _keep_learning_motion(self, det: np.ndarray) -> None:
         """Its motion since it was last seen for sure, two frames ago or more, learned from a box
