@@ -448,10 +448,10 @@ def _size(box) -> tuple[float, float]:
     return box[2] - box[0], box[3] - box[1]
 
 
-def _own_shape(w, h, size):
+def _own_shape(w, h, size, tallest: float = 1.18):
     """Width and height (scalars or arrays) a player of ``size`` (w, h) can have: wider or taller
-    is a merged blob, narrower or shorter a piece of one."""
-    return (w >= 0.75 * size[0]) & (w <= 1.35 * size[0]) & (h >= 0.8 * size[1]) & (h <= 1.18 * size[1])
+    (than ``tallest`` x its height) is a merged blob, narrower or shorter a piece of one."""
+    return (w >= 0.75 * size[0]) & (w <= 1.35 * size[0]) & (h >= 0.8 * size[1]) & (h <= tallest * size[1])
 
 
 def _cut_sides(box, width: float, height: float, margin: float = 2.0) -> tuple[bool, bool]:
@@ -531,6 +531,15 @@ class FollowerSettings:
     # held-out seed 12 match player 6, behind a player in front while it turned, 0.80 -> 1.00 from
     # two starts). math.inf turns this off
     apart_depth: float = 0.3
+    # before its first sure sighting, the player's size is the box clicked, which a neighbour's
+    # feet may have cut at the head (or which the neighbour's feet make its detections taller
+    # than): a detection up to this x its height is its shape then, not 1.18 x (match seed 42
+    # player 1 from frame 50, never seen for sure, was lost as it turned into a team-mate)
+    first_tallest: float = 1.25
+    # on the frame clicked, a box the detector only guessed at is someone else (a track of its own)
+    # if it overlaps the box clicked at IoU under this; more, it is a guess the player's own blob
+    # left over (a detection is someone else under IoU 0.5)
+    start_guess_iou: float = 0.25
     exit_edge: float = 1.5  # left the frame: re-acquired from a track born this near (body heights) that edge
     kit_learning: float = 0.1  # share of each trusted sighting in the target's kit model
     # shot changes (the director cuts to a close-up, a crowd, a replay, then back to the wide camera)
@@ -915,8 +924,10 @@ class TargetFollower:
             # the detection also fits someone else's prediction: a crossing, do not be dragged
             touching = n_oth > 0 and float(overlap.max()) >= 0.05
             shared = n_oth > 0 and float(overlap.max()) >= 0.15
-            # a merged blob, or a piece of one: not the player's own shape
-            consistent = bool(_own_shape(*_size(det), self.size))
+            # a merged blob, or a piece of one: not the player's own shape (never seen for sure yet,
+            # its size is the box clicked, which a neighbour may have cut: ``first_tallest``)
+            consistent = bool(_own_shape(*_size(det), self.size,
+                                         self.s.first_tallest if not self.trusted_count else 1.18))
             straddled = fit < 0.5 and not (self.missed or self.occluded) and \
                 self._straddles(predicted, np.delete(boxes, target_det, axis=0))
             trusted = not touching and consistent and own_choice and not straddled
