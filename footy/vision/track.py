@@ -1756,7 +1756,8 @@ def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None
     # the frame it was clicked on would otherwise be a detection no track claims the next frame)
     everyone = np.vstack([obs.boxes.reshape(-1, 4), obs.guesses.reshape(-1, 4)])
     overlap = _iou_one(box, everyone)
-    others = [j for j in range(len(everyone)) if j != target_det and overlap[j] < 0.5]
+    at_most = np.where(np.arange(len(everyone)) < len(obs.boxes), 0.5, follower.s.start_guess_iou)
+    others = [j for j in range(len(everyone)) if j != target_det and overlap[j] < at_most[j]]
     follower.others.update({}, everyone, others, 0, 1)
     return follower
 
