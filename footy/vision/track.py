@@ -704,6 +704,7 @@ class TargetFollower:
         self.anchor_age = 0  # analysed frames since
         self.trusted_box = self.box.copy()  # where it was last seen for sure (camera-compensated)
         self.trusted_age = 0  # analysed frames since
+        self.trusted_cut = (False, False)  # that box ran into the frame's left, right border
         self.missed = 0
         self.fps = fps_analysed
         self.others = _Others()
@@ -956,6 +957,7 @@ class TargetFollower:
             self.box = det.copy()
             self.anchor, self.anchor_age = det.copy(), 0
             self.trusted_box, self.trusted_age = det.copy(), 0
+            self.trusted_cut = self._sides_cut(det)
             self.missed = 0
             self.occluded = 0
             self.last_trusted_step = self.step_count
@@ -1150,6 +1152,11 @@ class TargetFollower:
         coasted on in between (a blob a team-mate's legs pulled aside) say where it was, not how
         it moves."""
         moved = _centre(det) - _centre(self.trusted_box)
+        left, right = (a or b for a, b in zip(self.trusted_cut, self._sides_cut(det)))
+        if left != right:
+            # at the frame's border the box is cut off and its centre moves half as fast as the
+            # player: its inner edge moves with the player
+            moved[0] = det[2] - self.trusted_box[2] if left else det[0] - self.trusted_box[0]
         # up and down, by the edge that moved least: a box that grew at its feet (a shadow, a
         # team-mate's head below) or at its head did not move the player, where its centre says
         # it walked half the growth; walking, both edges move (tried: the centre when they move
@@ -1157,6 +1164,10 @@ class TargetFollower:
         top, bottom = det[1] - self.trusted_box[1], det[3] - self.trusted_box[3]
         moved[1] = min(top, bottom, key=abs) if top * bottom > 0 else 0.0
         return moved / self.trusted_age
+
+    def _sides_cut(self, box: np.ndarray, margin: float = 2.0) -> tuple[bool, bool]:
+        """Whether ``box`` runs into the left and the right border of the frame being stepped."""
+        return (bool(box[0] <= margin), bool(self._width and box[2] >= self._width - margin))
 
     def _take_over(self, t: int) -> np.ndarray:
         """Track ``t`` of the others is the target: it takes the track's box and motion."""
@@ -1166,6 +1177,7 @@ class TargetFollower:
         self.box, self.size, self.missed = box, np.array(_size(box)), 0
         self.anchor, self.anchor_age = box.copy(), 0
         self.trusted_box, self.trusted_age = box.copy(), 0
+        self.trusted_cut = self._sides_cut(box)
         return box
 
     def _from_anchor(self, boxes: np.ndarray, depth: float = 1.0) -> np.ndarray:
@@ -1751,6 +1763,8 @@ def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None
         # no detection of all of it would look like its own shape and it would never be seen for sure
         follower.size = np.array([aspect * follower.size[1], follower.size[1]])
     follower.note_wide(obs)  # the player was clicked on the wide shot
+    follower._width, follower._height = obs.width, obs.height
+    follower.trusted_cut = follower._sides_cut(box)
     # everyone else on the start frame is known from the start, so they claim their detections;
     # the players the detector could only guess at too (a team-mate split off the target's blob
     # the frame it was clicked on would otherwise be a detection no track claims the next frame)

@@ -969,6 +969,32 @@ def test_a_player_clicked_on_a_box_cut_short_is_seen_for_sure_on_its_whole_detec
     assert all(p.confidence <= 0.5 for p in followed_from_a_box_cut_short(trusted_count=1))
 
 
+def velocity_walking_in(at_border: bool) -> float:
+    """The horizontal velocity learned from three sightings of a player walking right at 6 px a
+    frame, clicked half out of the frame at its left border (its boxes cut there, as the detector
+    gives them) or in full view."""
+    others = [(box(500, 300), RED), (box(700, 400), BLUE), (box(900, 500), RED)]
+    x0 = 0.0 if at_border else 200.0
+
+    def seen(cx):
+        b = box(cx, 300)
+        return np.array([max(0.0, b[0]), b[1], b[2], b[3]])
+
+    follower = _new_follower(obs(0, [(seen(x0), BLUE)] + others), seen(x0), BLUE, 0, FPS)
+    for i in range(1, 4):
+        follower.step(obs(i, [(seen(x0 + 6.0 * i), BLUE)] + others), np.eye(2, 3))
+    return float(follower.velocity[0])
+
+
+def test_a_player_walking_in_at_the_frame_border_is_learned_to_move_by_its_inner_edge():
+    # its box cut off by the border, the centre moves half as fast as the player (broadcast seed
+    # 43 player 6 from frame 142, walked backwards into view: it learned a third of its speed,
+    # fell behind in the crossing that followed and was adopted onto a newcomer, 0.38 -> 1.00
+    # with the next rule)
+    assert velocity_walking_in(at_border=True) == pytest.approx(velocity_walking_in(at_border=False), abs=0.05)
+    assert velocity_walking_in(at_border=False) > 3.0
+
+
 def test_a_guess_on_the_player_s_own_box_where_it_was_clicked_is_no_one_else():
     # the detector guessed a second player from what the chosen player's own blob left over on
     # the frame clicked (IoU 0.32 with it): a track started on it took the player's detection as
