@@ -1231,6 +1231,8 @@ class TargetFollower:
             age_at_birth = others.born[t] - sighted
             if self._from_anchor(others.origin[t]) > self.s.gate + self.s.adopt_speed * max(1, age_at_birth) / self.fps:
                 continue
+            if self._came_into_view(t):
+                continue
             j = _detection_of(b, boxes)
             if j is None:
                 continue
@@ -1256,6 +1258,24 @@ class TargetFollower:
             if cost < best_cost:
                 best, best_cost = t, cost
         return best
+
+    def _came_into_view(self, t: int, margin: float = 2.0) -> bool:
+        """Whether track ``t`` of the others was born on a box cut off by a border of the frame (a
+        player coming into view there) that the target's last sighting was clear of: a missed
+        target that did not leave the frame does not walk in across its border."""
+        ox, oy = self.others.entry[t]
+        w, h = _size(self.others.origin[t])
+        bounds = (self._width, self._height)
+        for axis, (centre, half) in enumerate(((ox, w / 2), (oy, h / 2))):
+            size = bounds[axis]
+            if not size:
+                continue
+            lo, hi = self.anchor[axis], self.anchor[axis + 2]
+            if centre - half <= margin and lo > margin:
+                return True
+            if centre + half >= size - margin and hi < size - margin:
+                return True
+        return False
 
     def _edge_left(self, box: np.ndarray) -> int | None:
         """The edge (0 left, 1 right, 2 top, 3 bottom) the box's centre is beyond, if any."""

@@ -995,6 +995,38 @@ def test_a_player_walking_in_at_the_frame_border_is_learned_to_move_by_its_inner
     assert velocity_walking_in(at_border=False) > 3.0
 
 
+def followed_while_a_player_walks_in_at_the_border(comer_x0: float) -> list:
+    """The player walks right at 6 px a frame near the frame's left border, seen for sure, and is
+    hidden from frame 6 on (no detection). From frame 6 a team-mate walks in from ``comer_x0`` at
+    3 px a frame (its box cut off by the border while it is partly out of the frame), near where
+    the player was last seen but outside its gate. Returns the reported boxes from frame 6 on."""
+    follower = TargetFollower(box(20, 300), BLUE, FPS)
+    rival = (box(900, 500), RED)
+    reported = []
+    for i in range(1, 16):
+        players = [rival]
+        if i < 6:
+            players.append((box(20 + 6 * i, 300), BLUE))
+        else:
+            b = box(comer_x0 + 3 * (i - 6), 305)
+            players.append((np.array([max(0.0, b[0]), b[1], b[2], b[3]]), BLUE))
+        p = follower.step(obs(i, players), np.eye(2, 3))
+        if i >= 6:
+            reported.append(p.xyxy)
+    return reported
+
+
+def test_a_missed_player_that_never_left_the_frame_is_not_adopted_walking_in_across_its_border():
+    # a newcomer born cut off by the border came into view there: the player, last seen clear of
+    # it, did not (broadcast seed 43 player 6 from frame 142: adopted onto a team-mate walking in
+    # at the left border while it was hidden in a crossing, 0.38 -> 1.00)
+    comer = followed_while_a_player_walks_in_at_the_border(comer_x0=4.0)
+    assert all(b is None or b[0] >= 40 for b in comer)
+    # the same newcomer born in full view a little further in is the player turned, and adopted
+    inside = followed_while_a_player_walks_in_at_the_border(comer_x0=16.0)
+    assert any(b is not None and b[0] < 40 for b in inside)
+
+
 def test_a_guess_on_the_player_s_own_box_where_it_was_clicked_is_no_one_else():
     # the detector guessed a second player from what the chosen player's own blob left over on
     # the frame clicked (IoU 0.32 with it): a track started on it took the player's detection as
