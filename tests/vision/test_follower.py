@@ -1031,7 +1031,8 @@ def test_a_guess_on_the_player_s_own_box_where_it_was_clicked_is_no_one_else():
     # the detector guessed a second player from what the chosen player's own blob left over on
     # the frame clicked (IoU 0.32 with it): a track started on it took the player's detection as
     # it walked on, and the player was lost (broadcast seed 45 player 1 from frame 50, 0.57 ->
-    # 0.83). A guess beside the player (IoU 0) still gets a track (the test above)
+    # 0.72). A guess beside the player (IoU 0) still gets a track of its own
+    # (test_a_teammate_only_guessed_at_on_the_frame_clicked_has_a_track_from_the_start)
     player = box(300, 300)
     guess = player + np.array([10.0, -5.0, 6.0, 0.0])
     elsewhere = [(box(600 + 80 * k, 500), RED) for k in range(3)]
