@@ -609,3 +609,19 @@ def test_players_merged_on_the_first_frame_a_detector_sees_are_told_apart(tmp_pa
     boxes = PitchDetector().detect(frame.image).xyxy
     truth = scene.truth[frame.index]
     assert (iou_matrix([truth[1], truth[2]], boxes).max(axis=1) >= 0.6).all()
+
+
+def test_two_players_side_by_side_in_front_of_a_third_get_a_box_each():
+    """One player behind and two side by side in front of it, their feet level (match seed 43,
+    frame 156): the split of one behind and one beside another found the far player's head and the
+    near feet, and put one box on the middle of those feet, half of each near player (the follower
+    lost one of them there). Feet spread over two players' width are two players."""
+    detector = sized_detector(40.0)
+    blob = np.zeros((56, 53), bool)
+    blob[0:40, 4:21] = True     # the far player, up and to the left
+    blob[16:56, 18:35] = True   # the near pair, side by side
+    blob[16:56, 36:53] = True
+    parts = detector._split(blob, 100, 200, 360)
+    truth = [(104, 200, 121, 240), (118, 216, 135, 256), (136, 216, 153, 256)]
+    assert len(parts) == 3
+    assert (iou_matrix(truth, [p[:4] for p in parts]).max(axis=1) >= 0.8).all()
