@@ -448,17 +448,26 @@ def _size(box) -> tuple[float, float]:
     return box[2] - box[0], box[3] - box[1]
 
 
-def _own_shape(w, h, size, tallest: float = 1.18):
+OWN_TALLEST = 1.18  # a box taller than this x the player's height is a merged blob (_own_shape)
+
+
+def _own_shape(w, h, size, tallest: float = OWN_TALLEST):
     """Width and height (scalars or arrays) a player of ``size`` (w, h) can have: wider or taller
     (than ``tallest`` x its height) is a merged blob, narrower or shorter a piece of one."""
     return (w >= 0.75 * size[0]) & (w <= 1.35 * size[0]) & (h >= 0.8 * size[1]) & (h <= tallest * size[1])
 
 
+def _borders_cut(box, width: float, height: float, margin: float = 2.0) -> tuple[bool, bool, bool, bool]:
+    """Whether the box runs into the frame's left, right, top and bottom border."""
+    return (bool(box[0] <= margin), bool(box[2] >= width - margin),
+            bool(box[1] <= margin), bool(box[3] >= height - margin))
+
+
 def _cut_sides(box, width: float, height: float, margin: float = 2.0) -> tuple[bool, bool]:
     """Whether the box runs into the frame's left or right border (its width is cut off), and
     into its top or bottom border (its height is)."""
-    return (bool(box[0] <= margin or box[2] >= width - margin),
-            bool(box[1] <= margin or box[3] >= height - margin))
+    left, right, top, bottom = _borders_cut(box, width, height, margin)
+    return left or right, top or bottom
 
 
 def _blend(old, new, rate: float):
@@ -928,7 +937,7 @@ class TargetFollower:
             # a merged blob, or a piece of one: not the player's own shape (never seen for sure yet,
             # its size is the box clicked, which a neighbour may have cut: ``first_tallest``)
             consistent = bool(_own_shape(*_size(det), self.size,
-                                         self.s.first_tallest if not self.trusted_count else 1.18))
+                                         self.s.first_tallest if not self.trusted_count else OWN_TALLEST))
             straddled = fit < 0.5 and not (self.missed or self.occluded) and \
                 self._straddles(predicted, np.delete(boxes, target_det, axis=0))
             trusted = not touching and consistent and own_choice and not straddled
@@ -957,7 +966,7 @@ class TargetFollower:
             self.box = det.copy()
             self.anchor, self.anchor_age = det.copy(), 0
             self.trusted_box, self.trusted_age = det.copy(), 0
-            self.trusted_cut = self._sides_cut(det)
+            self.trusted_cut = _borders_cut(det, self._width, self._height)[:2]
             self.missed = 0
             self.occluded = 0
             self.last_trusted_step = self.step_count
@@ -1152,7 +1161,7 @@ class TargetFollower:
         coasted on in between (a blob a team-mate's legs pulled aside) say where it was, not how
         it moves."""
         moved = _centre(det) - _centre(self.trusted_box)
-        left, right = (a or b for a, b in zip(self.trusted_cut, self._sides_cut(det)))
+        left, right = (a or b for a, b in zip(self.trusted_cut, _borders_cut(det, self._width, self._height)))
         if left != right:
             # at the frame's border the box is cut off and its centre moves half as fast as the
             # player: its inner edge moves with the player
@@ -1165,10 +1174,6 @@ class TargetFollower:
         moved[1] = min(top, bottom, key=abs) if top * bottom > 0 else 0.0
         return moved / self.trusted_age
 
-    def _sides_cut(self, box: np.ndarray, margin: float = 2.0) -> tuple[bool, bool]:
-        """Whether ``box`` runs into the left and the right border of the frame being stepped."""
-        return (bool(box[0] <= margin), bool(self._width and box[2] >= self._width - margin))
-
     def _take_over(self, t: int) -> np.ndarray:
         """Track ``t`` of the others is the target: it takes the track's box and motion."""
         box = self.others.boxes[t].copy()
@@ -1177,7 +1182,7 @@ class TargetFollower:
         self.box, self.size, self.missed = box, np.array(_size(box)), 0
         self.anchor, self.anchor_age = box.copy(), 0
         self.trusted_box, self.trusted_age = box.copy(), 0
-        self.trusted_cut = self._sides_cut(box)
+        self.trusted_cut = _borders_cut(box, self._width, self._height)[:2]
         return box
 
     def _from_anchor(self, boxes: np.ndarray, depth: float = 1.0) -> np.ndarray:
@@ -1259,23 +1264,13 @@ class TargetFollower:
                 best, best_cost = t, cost
         return best
 
-    def _came_into_view(self, t: int, margin: float = 2.0) -> bool:
+    def _came_into_view(self, t: int) -> bool:
         """Whether track ``t`` of the others was born on a box cut off by a border of the frame (a
         player coming into view there) that the target's last sighting was clear of: a missed
         target that did not leave the frame does not walk in across its border."""
-        ox, oy = self.others.entry[t]
-        w, h = _size(self.others.origin[t])
-        bounds = (self._width, self._height)
-        for axis, (centre, half) in enumerate(((ox, w / 2), (oy, h / 2))):
-            size = bounds[axis]
-            if not size:
-                continue
-            lo, hi = self.anchor[axis], self.anchor[axis + 2]
-            if centre - half <= margin and lo > margin:
-                return True
-            if centre + half >= size - margin and hi < size - margin:
-                return True
-        return False
+        born = _box(self.others.entry[t], _size(self.others.origin[t]))  # in the image it was born in
+        seen = _borders_cut(self.anchor, self._width, self._height)
+        return any(b and not a for b, a in zip(_borders_cut(born, self._width, self._height), seen))
 
     def _edge_left(self, box: np.ndarray) -> int | None:
         """The edge (0 left, 1 right, 2 top, 3 bottom) the box's centre is beyond, if any."""
@@ -1783,8 +1778,7 @@ def _new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None
         # no detection of all of it would look like its own shape and it would never be seen for sure
         follower.size = np.array([aspect * follower.size[1], follower.size[1]])
     follower.note_wide(obs)  # the player was clicked on the wide shot
-    follower._width, follower._height = obs.width, obs.height
-    follower.trusted_cut = follower._sides_cut(box)
+    follower.trusted_cut = _borders_cut(box, obs.width, obs.height)[:2]
     # everyone else on the start frame is known from the start, so they claim their detections;
     # the players the detector could only guess at too (a team-mate split off the target's blob
     # the frame it was clicked on would otherwise be a detection no track claims the next frame)
