@@ -37,6 +37,7 @@ from trackers import ByteTrackTracker
 
 from .detect import Detector, guessed
 from .forking import CAN_FORK, end_child, fork_child
+from .observing import ObserverProcess
 from .render import DRAWER_SLOTS, SpotlightDrawer
 from .types import CandidateTrack, TargetTrack, TrackPoint, VideoInfo, VisionError
 from .video import DecodedFrame, iter_decoded, iter_frames, keyframe_before, probe, to_bgr, to_i420
@@ -384,6 +385,19 @@ def register_shots(prev: np.ndarray, cur: np.ndarray, scale: float) -> np.ndarra
     matrix = matrix.astype(np.float64)
     matrix[:, 2] /= scale
     return matrix
+
+
+def _observer(detector: Detector) -> Callable[[np.ndarray, int, float, bool], Observation]:
+    """``_observe`` for an ``ObserverProcess``: with a camera of its own, started anew on a ``fresh``
+    frame (a backward chunk's first)."""
+    camera = CameraMotion()
+
+    def observe(image: np.ndarray, frame_index: int, time_sec: float, fresh: bool) -> Observation:
+        nonlocal camera
+        if fresh:
+            camera = CameraMotion()
+        return _observe(image, frame_index, time_sec, detector, camera)
+    return observe
 
 
 def _observe(image: np.ndarray, frame_index: int, time_sec: float, detector: Detector,
@@ -1916,6 +1930,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
         chunk = _Chunk(start_sec)
         camera = CameraMotion()
         kept = False
+        observer, sent = observers.get("backward"), False
         try:
             for decoded in frames:
                 if end_index is not None and decoded.index >= end_index:
@@ -1929,9 +1944,18 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                     spotlight.unlend(out)
                 if small is not None:
                     chunk.frames.append((decoded.index, decoded.time_sec, small))
-                if analysed:
+                if analysed and observer is not None:  # (its camera motion starts anew with the chunk)
+                    chunk.observations += observer.send(image, decoded.index, decoded.time_sec, fresh=not sent)
+                    sent = True
+                elif analysed:
                     chunk.observations.append(_observe(image, decoded.index, decoded.time_sec, det, camera))
+            if observer is not None:
+                chunk.observations += observer.rest()
             kept = bool(chunk.observations)
+        except BaseException:
+            if observer is not None:
+                observer.rest()  # (the frames it has of a chunk that broke: dropped, not the next one's)
+            raise
         finally:
             if not kept:  # (failed, or nothing to walk: a drawer's slots lent for its frames are free again)
                 for _, _, small in chunk.frames:
@@ -2115,17 +2139,25 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 part.add_point(point)
 
     def walk_backward_in_process(side: _ProcessHandoff, tick: Callable[[], None]):
-        """The backward walk in its process; its spotlight drawn by the drawer forked for it, if any."""
+        """The backward walk in its process; its spotlight drawn by the drawer forked for it, if any,
+        and its frames observed by an observer of its own when it is the longer walk."""
         if drawer is not None:
             drawer.forget()  # the forward walk's to feed
         if backward_drawer is not None:
             spotlight.draw_in(backward_drawer)
         try:
+            if observe_behind:
+                try:
+                    observers["backward"] = ObserverProcess(_observer(twin), slot_bytes)
+                except OSError:
+                    log.warning("the backward walk's observer could not fork: the walk observes", exc_info=True)
             outcome = walk_backward(twin, side, True, tick)
             if backward_drawer is not None:
                 backward_drawer.finish()  # every part written before the walk's parts are counted
             return outcome
         finally:
+            if "backward" in observers:
+                observers.pop("backward").close()
             if backward_drawer is not None:
                 backward_drawer.forget()  # (it is this process's sibling: the analysis ends and reaps it)
 
@@ -2139,6 +2171,15 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     backward_forks = parallel and twin is not None and fork and CAN_FORK and time_sec > 0
     frames_behind = time_sec * info.fps
     frames_ahead = max(0.0, info.frame_count - frames_behind)
+    # the longer walk, with a core to spare beside it, has its frames observed (detected) in a
+    # process of its own, forked before its decoder runs (ObserverProcess): the forward walk when
+    # clicked near the start (or at 0 s: it is the only walk), the backward walk's near the end
+    observers: dict[str, ObserverProcess] = {}
+    observe_ahead = parallel and twin is not None and fork and CAN_FORK and \
+        (not backward_forks or frames_ahead >= 2 * frames_behind)
+    observe_behind = backward_forks and frames_behind >= 2 * frames_ahead
+    analysed_w, analysed_h = size or (info.width, info.height)
+    slot_bytes = analysed_w * analysed_h * 3  # a BGR frame at the analysis size (turned or not)
     drawer = backward_drawer = None  # this process's walks', and the backward walk's process's
     try:
         try:
@@ -2169,47 +2210,69 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
             future = pool.submit(walk_backward, twin, handoff, early,
                                  lambda: backward_done.__setitem__(0, backward_done[0] + 1))
+        if observe_ahead:
+            try:
+                observers["forward"] = ObserverProcess(_observer(detector), slot_bytes)
+            except OSError:  # no fork: this walk observes its frames itself
+                log.warning("the forward walk's observer could not fork: the walk observes", exc_info=True)
+        observer = observers.get("forward")
+        started, start_kit = False, None  # the confirmed frame decoded; the kit in its box
+
+        def walk_on(obs: Observation) -> None:
+            """The forward walk's next observation: the start, the warm-up's, or a step."""
+            nonlocal start, follower
+            if start is None:
+                start_box, conf, start_det = _snap(obs, target)
+                walk_ahead([TargetFollower._point(obs, start_box, conf)])
+                start = _Start(obs, start_box, start_kit, start_det, obs.frame_index, (obs.grey, obs.grey_scale),
+                               forward[0])
+                handoff.start.give(start)
+            elif follower is None:
+                ahead.append(obs)
+                if len(ahead) >= warm_steps:
+                    tell_ahead()
+                    # beside the backward walk, frames are analysed on (not walked) until it has
+                    # told its side: it may have a whole chunk to decode first
+                    if future is None or handoff.behind.given:
+                        follower = start_forward()
+                        walk_ahead([follower.step(o, o.motion) for o in ahead])
+                        ahead.clear()
+            else:
+                walk_ahead([follower.step(obs, obs.motion)])
+            prog.done = len(forward) + len(ahead) + walked_back() - 1
+            prog.tick()
+
         try:
             for decoded in iter_decoded(path, start_sec=forward_from, prefetch=_PREFETCH, deblock=deblock):
                 analysed = decoded.index % stride == 0
-                if start is None and before_start(decoded):  # the backward walk's
+                if not started and before_start(decoded):  # the backward walk's
                     if early:
                         handoff.send_early(decoded)
                     continue
-                if start is None and spotlight is not None:
+                if not started and spotlight is not None:  # (the confirmed frame: analysed)
                     part = spotlight.part(decoded.index)
                 image, small = _convert(decoded, analysed, size, clip_size(decoded.index))
                 if small is not None:
                     part.add_frame(decoded.index, decoded.time_sec, small)
                 if not analysed:
                     continue
-                obs = _observe(image, decoded.index, decoded.time_sec, detector, camera)
-                if start is None:
+                if not started:
+                    started = True
                     handoff.end_early()
                     result.start_image = to_bgr(decoded.frame, None)  # the heatmap's backdrop, for free
-                    kit = kit_descriptor(image, target)
-                    start_box, conf, start_det = _snap(obs, target)
-                    walk_ahead([TargetFollower._point(obs, start_box, conf)])
-                    start = _Start(obs, start_box, kit, start_det, obs.frame_index, camera.last_grey, forward[0])
-                    handoff.start.give(start)
-                elif follower is None:
-                    ahead.append(obs)
-                    if len(ahead) >= warm_steps:
-                        tell_ahead()
-                        # beside the backward walk, frames are analysed on (not walked) until it has
-                        # told its side: it may have a whole chunk to decode first
-                        if future is None or handoff.behind.given:
-                            follower = start_forward()
-                            walk_ahead([follower.step(o, o.motion) for o in ahead])
-                            ahead.clear()
+                    start_kit = kit_descriptor(image, target)
+                if observer is not None:
+                    for obs in observer.send(image, decoded.index, decoded.time_sec):
+                        walk_on(obs)
                 else:
-                    walk_ahead([follower.step(obs, obs.motion)])
-                prog.done = len(forward) + len(ahead) + walked_back() - 1
-                prog.tick()
+                    walk_on(_observe(image, decoded.index, decoded.time_sec, detector, camera))
         except VisionError as exc:
             if exc.code != "VIDEO_DECODE_ERROR":
                 raise
             result.decode_error = exc
+        if observer is not None:  # (the frames decoded before the end, or before it broke)
+            for obs in observer.rest():
+                walk_on(obs)
         if start is not None and follower is None:  # the clip ended (or broke) within the warm-up
             follower = start_forward()
             walk_ahead([follower.step(o, o.motion) for o in ahead])
@@ -2241,6 +2304,8 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
             if process is not None:
                 process.close()  # first: whatever fails below, the child must not walk on
         finally:
+            if "forward" in observers:
+                observers.pop("forward").close()
             try:
                 if part is not None:
                     part.close(drawn=False)  # no-op after the close above; drops the frames on an error

@@ -153,14 +153,16 @@ def test_follow_target_backward_in_a_process_on_a_thread_or_in_turn_gives_the_sa
     assert points["process"] == points["in turn"] and points["thread"] == points["in turn"]
 
 
-@pytest.mark.parametrize("start,how,forks", [(10, {}, 2), (90, {}, 2), (50, {}, 1), (10, {"parallel": False}, 1)],
+@pytest.mark.parametrize("start,how,forks", [(10, {}, 3), (90, {}, 2), (50, {}, 1), (10, {"parallel": False}, 1)],
                          ids=["near-the-start", "near-the-end", "in-the-middle", "in-turn"])
 def test_the_longer_walk_has_its_spotlight_drawn_aside_and_the_clip_is_the_same(
         easy, tmp_path, monkeypatch, start, how, forks):
     # clicked near one end, the longer walk hands its part of the clip to a drawer of its own (a
     # fork besides the backward walk's; near the end the backward walk's chunks are decoded into the
-    # drawer's slots); walked in turn, both walks do; from the middle nothing is drawn aside. The
-    # clip is the one drawn by the walks themselves (on threads, nothing forked), frame for frame
+    # drawer's slots) and its frames to an observer of its own (near the start a third fork here;
+    # near the end the backward walk's process forks it); walked in turn, both walks draw aside;
+    # from the middle nothing is drawn or observed aside. The track and the clip are the ones the
+    # walks give by themselves (on threads, nothing forked), frame for frame
     info = probe(easy.path)
     forked, fork = [], os.fork
     monkeypatch.setattr(os, "fork", lambda: forked.append(1) or fork())
@@ -247,16 +249,17 @@ class _BrokenCopy(PitchDetector):
         return super().detect(image)
 
 
-@pytest.mark.parametrize("way", ["process", "thread"])
-def test_a_backward_walk_that_fails_does_not_leave_the_forward_walk_waiting_for_its_motion(easy, way):
+@pytest.mark.parametrize("way,start", [("process", 52), ("thread", 52), ("process", 87)],
+                         ids=["process", "thread", "process-and-its-observer"])
+def test_a_backward_walk_that_fails_does_not_leave_the_forward_walk_waiting_for_its_motion(easy, way, start):
     # the forward walk waits for the motion the backward walk saw before the click: when the
-    # backward walk fails first, its error must come out (from its process too), not a forward
-    # walk waiting for ever
+    # backward walk fails first, its error must come out (from its process too, and from the
+    # observer that process forks when it is the longer walk), not a forward walk waiting for ever
     outcome = []
 
     def follow():
         try:
-            follow_target(easy.path, 2.07, easy.truth[52][1], _BrokenCopy(), stride=2, **WAYS[way])
+            follow_target(easy.path, start / 25.0, easy.truth[start][1], _BrokenCopy(), stride=2, **WAYS[way])
         except RuntimeError as exc:
             outcome.append(exc)
 
@@ -291,6 +294,33 @@ def test_a_backward_process_that_dies_is_an_error_not_a_wait(easy):
     error = in_time(lambda: follow_target(easy.path, 2.07, easy.truth[52][1], _DyingCopy(), stride=2))
     assert isinstance(error, RuntimeError)
     assert re.match(r"the backward walk's process \d+ ended without a result", str(error))
+    assert children() == before
+
+
+class _DyingObserver(PitchDetector):
+    """A detector that ends the process it detects in when that is not the process it was made in,
+    unless it is the backward walk's copy: the forward walk's observer dies on its first frame (as
+    the kernel's out-of-memory killer would end it)."""
+
+    def __init__(self, copy: bool = False):
+        super().__init__()
+        self.made_in, self.copy = os.getpid(), copy
+
+    def __deepcopy__(self, memo):
+        return _DyingObserver(copy=True)
+
+    def detect(self, image):
+        if not self.copy and os.getpid() != self.made_in:
+            os._exit(9)
+        return super().detect(image)
+
+
+def test_an_observer_that_dies_is_an_error_not_a_wait(easy):
+    # clicked near the start, the forward walk's frames are observed in a process of its own
+    before = children()
+    error = in_time(lambda: follow_target(easy.path, 0.4, easy.truth[10][1], _DyingObserver(), stride=2))
+    assert isinstance(error, RuntimeError)
+    assert re.match(r"the observer process \d+ ended without a word", str(error))
     assert children() == before
 
 
@@ -364,9 +394,11 @@ class _FailingForward(PitchDetector):
         return super().detect(image)
 
 
-def test_a_forward_walk_that_fails_ends_the_backward_process_at_once(easy):
+@pytest.mark.parametrize("start", [52, 10], ids=["in-the-middle", "near-the-start-in-its-observer"])
+def test_a_forward_walk_that_fails_ends_the_backward_process_at_once(easy, start):
     before, started = children(), time.monotonic()
-    error = in_time(lambda: follow_target(easy.path, 2.07, easy.truth[52][1], _FailingForward(fail_at=12), stride=2))
+    error = in_time(lambda: follow_target(easy.path, start / 25.0, easy.truth[start][1], _FailingForward(fail_at=12),
+                                          stride=2))
     assert isinstance(error, RuntimeError) and str(error) == "the forward walk's detector broke"
     assert time.monotonic() - started < 10  # not after the backward walk (over 26 s): it was killed
     assert children() == before  # and reaped
@@ -402,10 +434,11 @@ follow_target(sys.argv[1], at, box, Slow(), stride=2, spotlight=spotlight)
 """
 
 
-@pytest.mark.parametrize("start,forked", [(87, 1), (15, 2)], ids=["near-the-end", "near-the-start"])
+@pytest.mark.parametrize("start,forked", [(87, 2), (15, 3)], ids=["near-the-end", "near-the-start"])
 def test_the_backward_process_and_the_drawer_end_when_the_analysis_process_is_killed(easy, tmp_path, start, forked):
-    # an RQ job that is stopped or times out is killed with its work horse; the walk it forked (and,
-    # clicked near the start, the spotlight's drawer) must not run on alone for the rest of a match
+    # an RQ job that is stopped or times out is killed with its work horse; the walk it forked and
+    # the longer walk's observer (near the end, the backward walk's process forks it; near the start
+    # the analysis does, with the spotlight's drawer) must not run on alone for the rest of a match
     script = tmp_path / "orphan.py"
     script.write_text(ORPHAN)
     video = tmp_path / "easy.mp4"
@@ -418,8 +451,7 @@ def test_the_backward_process_and_the_drawer_end_when_the_analysis_process_is_ki
         deadline = time.monotonic() + 60
         helpers = set()
         while len(helpers) < forked and time.monotonic() < deadline and analysis.poll() is None:
-            with open(f"/proc/{analysis.pid}/task/{analysis.pid}/children") as listed:
-                helpers = {int(pid) for pid in listed.read().split()}
+            helpers = _descendants(analysis.pid)
             time.sleep(0.05)
         assert len(helpers) == forked, f"the analysis forked {len(helpers)} of its {forked} helper processes"
         analysis.kill()
@@ -431,6 +463,22 @@ def test_the_backward_process_and_the_drawer_end_when_the_analysis_process_is_ki
     finally:
         if analysis.poll() is None:
             analysis.kill()
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes ``pid`` forked, and those they forked in turn."""
+    found = set()
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:  # it ended meanwhile
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as listed:
+                found.update(int(child) for child in listed.read().split())
+        except FileNotFoundError:  # a thread (or the process) that ended meanwhile
+            continue
+    return found.union(*(_descendants(child) for child in found))
 
 
 def _alive(pid: int) -> bool:

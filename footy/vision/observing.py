@@ -1,0 +1,167 @@
+"""A walk's observations made in a process of its own, forked from the walk (``forking.fork_child``).
+
+An observation (the detector's boxes, their kit colours, the camera's motion) needs nothing of the
+follower, only the frames in order: so the walk can hand each analysed frame to an observer and go
+on decoding, converting, drawing and following while the observer looks at it. Where the walk has
+a core to spare beside it (clicked near one end of the video: the other walk is short),
+``track.follow_target`` gives the long walk one, and the two halves of its work share the cores.
+
+The walk copies each frame into one of ``OBSERVER_SLOTS`` slots of memory it shares with the
+observer and sends the slot's number; the observation comes back pickled (it is small: boxes,
+histograms and a 320 px grey frame) and frees the slot. Observations come back in the order the
+frames went, each after its frame; the walk waits only when every slot holds a frame still looked at.
+"""
+from __future__ import annotations
+
+import collections
+import mmap
+import multiprocessing
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .forking import end_child, fork_child
+
+try:
+    import fcntl
+    F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only: elsewhere pipes keep their size
+except ImportError:  # pragma: no cover - not on Linux
+    F_SETPIPE_SZ = None
+
+# frames the walk may be ahead of its observer: enough to ride out a slow frame (a crowd's blobs),
+# few enough that the spotlight's frames waiting for their boxes fit its drawer's slots
+OBSERVER_SLOTS = 4
+_PIPE_BYTES = 1 << 20  # room for a few observations (their grey frame is ~60 KB), so the observer rarely waits
+
+# observe(image, frame index, time in seconds, fresh): the observation of one frame; ``fresh``: the
+# first frame of a stretch whose camera motion starts anew (a backward chunk)
+Observe = Callable[[np.ndarray, int, float, bool], Any]
+
+
+class ObserverProcess:
+    """Observes the frames a walk sends it, in a process forked now (before the walk's decoder
+    thread runs), with the state ``observe`` has now (a detector not used yet in this process).
+
+    ``send`` a frame and handle the observations it gives back; ``rest`` once the frames are sent.
+    An error of ``observe``'s is raised in the walk, at the next ``send`` or ``rest``; the frames
+    sent after that one are not looked at, up to the next ``fresh`` one (as in the walk itself,
+    where the error ends the stretch), and ``rest`` gives them back as nothing. An observer that
+    died with no word is a ``RuntimeError``."""
+
+    def __init__(self, observe: Observe, slot_bytes: int, slots: int = OBSERVER_SLOTS):
+        self._slot_bytes = max(1, int(slot_bytes))
+        self._memory = mmap.mmap(-1, slots * self._slot_bytes)  # shared with the child
+        self._free = list(range(slots))
+        self._sent: collections.deque = collections.deque()  # slots whose frames are being looked at, in order
+        requests_in, requests = multiprocessing.Pipe(duplex=False)
+        replies, replies_out = multiprocessing.Pipe(duplex=False)
+        if F_SETPIPE_SZ is not None:
+            try:
+                fcntl.fcntl(replies_out.fileno(), F_SETPIPE_SZ, _PIPE_BYTES)
+            except OSError:  # a smaller system limit: the default (64 KB) works, with more waiting
+                pass
+
+        def in_child() -> None:
+            requests.close()
+            replies.close()
+            _serve(observe, self._memory, self._slot_bytes, requests_in, replies_out)
+
+        def in_parent(pid: int) -> None:  # (no signal is handled until this is done)
+            self.pid, self._requests, self._replies = pid, requests, replies
+            requests_in.close()
+            replies_out.close()
+
+        try:
+            fork_child(in_child, in_parent)
+        except BaseException:
+            for end in (requests, replies, requests_in, replies_out):
+                end.close()
+            self._memory.close()
+            raise
+
+    def send(self, image: np.ndarray, frame_index: int, time_sec: float, fresh: bool = False) -> list:
+        """Hand the observer a frame; the observations of earlier frames that are back already (in
+        order), waiting for the oldest only when no slot is free."""
+        back = self._ready()
+        if not self._free:
+            back.append(self._receive())
+        image = np.ascontiguousarray(image, np.uint8)
+        if image.nbytes <= self._slot_bytes:
+            slot = self._free.pop()
+            self._slot(slot, image.shape)[...] = image
+            message: tuple = (slot, image.shape, frame_index, time_sec, fresh)
+        else:  # (cannot happen with one analysis size; should it, the frame goes through the pipe)
+            slot = None
+            message = (image, image.shape, frame_index, time_sec, fresh)
+        try:
+            self._requests.send(message)
+        except OSError as exc:  # (a broken pipe: the observer has ended, and said why)
+            self._receive(cause=exc)
+            raise
+        self._sent.append(slot)
+        return back
+
+    def rest(self) -> list:
+        """The observations of every frame sent and not yet given back, in order (waits for them)."""
+        back = [self._receive() for _ in range(len(self._sent))]
+        return [obs for obs in back if obs is not None]
+
+    def _ready(self) -> list:
+        back = []
+        while self._sent and self._replies.poll():
+            back.append(self._receive())
+        return [obs for obs in back if obs is not None]
+
+    def _receive(self, cause: BaseException | None = None) -> Any:
+        """The oldest frame's observation (None: not looked at, after an error); its slot is free."""
+        try:
+            ok, value = self._replies.recv()
+        except (EOFError, OSError) as exc:
+            raise RuntimeError(f"the observer process {self.pid} ended without a word") from (cause or exc)
+        slot = self._sent.popleft()
+        if slot is not None:
+            self._free.append(slot)
+        if ok is False:
+            raise value
+        return value
+
+    def _slot(self, slot: int, shape: tuple) -> np.ndarray:
+        return np.ndarray(shape, np.uint8, buffer=self._memory, offset=slot * self._slot_bytes)
+
+    def close(self) -> None:
+        """End the observer (done, or not needed any more: the walk failed) and reap it."""
+        try:
+            end_child(self.pid)
+        finally:
+            self._requests.close()
+            self._replies.close()
+
+
+def _serve(observe: Observe, memory: mmap.mmap, slot_bytes: int, requests, replies) -> None:
+    """The observer's side: each frame sent observed and its observation sent back, (True,
+    observation); an error of ``observe``'s sent back as (False, error), and the frames after it
+    skipped, (None, None), up to the next fresh one; until the walk closes its end or ends this
+    process."""
+    failed = False
+    while True:
+        try:
+            slot, shape, frame_index, time_sec, fresh = requests.recv()
+        except EOFError:  # the walk closed its end: nothing more to do
+            return
+        if failed and not fresh:
+            replies.send((None, None))
+            continue
+        image = slot if isinstance(slot, np.ndarray) else \
+            np.ndarray(shape, np.uint8, buffer=memory, offset=slot * slot_bytes)
+        try:
+            reply: tuple = (True, observe(image, frame_index, time_sec, fresh))
+            failed = False
+        except Exception as exc:  # noqa: BLE001 - raised in the walk that feeds this observer
+            exc.add_note("in the observer's process:\n" + "".join(traceback.format_exception(exc)))
+            reply, failed = (False, exc), True
+        try:
+            replies.send(reply)
+        except Exception as exc:  # noqa: BLE001 - an error that does not pickle: its text does
+            replies.send((False, RuntimeError(f"the observer failed: {reply[1]!r} ({exc})")))
