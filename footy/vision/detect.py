@@ -903,10 +903,10 @@ def _split_medians(values: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, np
     marks what is outside a side and sorts last; ``np.nanmedian`` gives the same numbers through
     masked arrays at ~10x the cost on these small arrays)."""
     before = np.arange(len(values))[None, :] < cuts[:, None]
-    return _row_medians(np.where(before, values, np.nan)), _row_medians(np.where(before, np.nan, values))
+    return row_medians(np.where(before, values, np.nan)), row_medians(np.where(before, np.nan, values))
 
 
-def _row_medians(rows: np.ndarray) -> np.ndarray:
+def row_medians(rows: np.ndarray) -> np.ndarray:
     """Median of the non-NaN values of each row (each has at least one)."""
     ordered = np.sort(rows, axis=1)
     count = np.count_nonzero(~np.isnan(rows), axis=1)

@@ -35,7 +35,7 @@ import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
 
-from .detect import Detector, guessed
+from .detect import Detector, guessed, row_medians
 from .forking import CAN_FORK, end_child, fork_child
 from .observing import ObserverProcess
 from .render import DRAWER_SLOTS, SpotlightDrawer
@@ -655,7 +655,9 @@ class _Others:
                 keep[t] = self.missed[t] <= max_missed and not self._unconfirmed(t, boxes, step)
         moving = [t for t in moving if self._seen_moving(t)]
         if moving:
-            self.velocity[moving] = np.nanmedian(self.steps[moving], axis=1)
+            # (the measured steps' median, each axis: np.nanmedian's numbers at an eighth of its cost)
+            per_axis = self.steps[moving].transpose(0, 2, 1).reshape(-1, OTHERS_MOTION_STEPS)
+            self.velocity[moving] = row_medians(per_axis).reshape(-1, 2)
         self._keep(keep)
         if new:
             self.steps = np.concatenate([self.steps, np.full((len(new), OTHERS_MOTION_STEPS, 2), np.nan)])
