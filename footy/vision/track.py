@@ -2206,17 +2206,17 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
                 backward_drawer = None
             else:
                 backward_drawer.forget()
+        if observe_ahead:  # (before a backward walk's thread runs: no fork beside it)
+            try:
+                observers["forward"] = ObserverProcess(_observer(detector), slot_bytes)
+            except OSError:  # no fork: this walk observes its frames itself
+                log.warning("the forward walk's observer could not fork: the walk observes", exc_info=True)
         if drawer is not None:
             spotlight.draw_in(drawer)
         if parallel and twin is not None and process is None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footy-backward")
             future = pool.submit(walk_backward, twin, handoff, early,
                                  lambda: backward_done.__setitem__(0, backward_done[0] + 1))
-        if observe_ahead:
-            try:
-                observers["forward"] = ObserverProcess(_observer(detector), slot_bytes)
-            except OSError:  # no fork: this walk observes its frames itself
-                log.warning("the forward walk's observer could not fork: the walk observes", exc_info=True)
         observer = observers.get("forward")
         started, start_kit = False, None  # the confirmed frame decoded; the kit in its box
 
