@@ -2,9 +2,9 @@
 
 An observation (the detector's boxes, their kit colours, the camera's motion) needs nothing of the
 follower, only the frames in order: so the walk can hand each analysed frame to an observer and go
-on decoding, converting, drawing and following while the observer looks at it. Where the walk has
-a core to spare beside it (clicked near one end of the video: the other walk is short),
-``track.follow_target`` gives the long walk one, and the two halves of its work share the cores.
+on decoding, converting, drawing and following while the observer looks at it. Where the forward
+walk has a core to spare beside it (clicked near the start: the backward walk is short),
+``track.follow_target`` gives it one, and the two halves of its work share the cores.
 
 The walk copies each frame into one of ``OBSERVER_SLOTS`` slots of memory it shares with the
 observer and sends the slot's number; the observation comes back pickled (it is small: boxes,
@@ -35,9 +35,8 @@ except ImportError:  # pragma: no cover - not on Linux
 OBSERVER_SLOTS = 4
 _PIPE_BYTES = 1 << 20  # room for a few observations (their grey frame is ~60 KB), so the observer rarely waits
 
-# observe(image, frame index, time in seconds, fresh): the observation of one frame; ``fresh``: the
-# first frame of a stretch whose camera motion starts anew (a backward chunk)
-Observe = Callable[[np.ndarray, int, float, bool], Any]
+# observe(image, frame index, time in seconds): the observation of one frame, the frames in order
+Observe = Callable[[np.ndarray, int, float], Any]
 
 
 class ObserverProcess:
@@ -45,10 +44,8 @@ class ObserverProcess:
     thread runs), with the state ``observe`` has now (a detector not used yet in this process).
 
     ``send`` a frame and handle the observations it gives back; ``rest`` once the frames are sent.
-    An error of ``observe``'s is raised in the walk, at the next ``send`` or ``rest``; the frames
-    sent after that one are not looked at, up to the next ``fresh`` one (as in the walk itself,
-    where the error ends the stretch), and ``rest`` gives them back as nothing. An observer that
-    died with no word is a ``RuntimeError``."""
+    An error of ``observe``'s ends the observer and is raised in the walk, at the next ``send`` or
+    ``rest``; an observer that died with no word is a ``RuntimeError`` there."""
 
     def __init__(self, observe: Observe, slot_bytes: int, slots: int = OBSERVER_SLOTS):
         self._slot_bytes = max(1, int(slot_bytes))
@@ -81,7 +78,7 @@ class ObserverProcess:
             self._memory.close()
             raise
 
-    def send(self, image: np.ndarray, frame_index: int, time_sec: float, fresh: bool = False) -> list:
+    def send(self, image: np.ndarray, frame_index: int, time_sec: float) -> list:
         """Hand the observer a frame; the observations of earlier frames that are back already (in
         order), waiting for the oldest only when no slot is free."""
         back = self._ready()
@@ -91,31 +88,30 @@ class ObserverProcess:
         if image.nbytes <= self._slot_bytes:
             slot = self._free.pop()
             self._slot(slot, image.shape)[...] = image
-            message: tuple = (slot, image.shape, frame_index, time_sec, fresh)
+            message: tuple = (slot, image.shape, frame_index, time_sec)
         else:  # (cannot happen with one analysis size; should it, the frame goes through the pipe)
             slot = None
-            message = (image, image.shape, frame_index, time_sec, fresh)
+            message = (image, image.shape, frame_index, time_sec)
         try:
             self._requests.send(message)
         except OSError as exc:  # (a broken pipe: the observer has ended, and said why)
-            self._receive(cause=exc)
-            raise
+            while True:
+                self._receive(cause=exc)  # its error (or its end with no word) is raised here
         self._sent.append(slot)
         return back
 
     def rest(self) -> list:
         """The observations of every frame sent and not yet given back, in order (waits for them)."""
-        back = [self._receive() for _ in range(len(self._sent))]
-        return [obs for obs in back if obs is not None]
+        return [self._receive() for _ in range(len(self._sent))]
 
     def _ready(self) -> list:
         back = []
         while self._sent and self._replies.poll():
             back.append(self._receive())
-        return [obs for obs in back if obs is not None]
+        return back
 
     def _receive(self, cause: BaseException | None = None) -> Any:
-        """The oldest frame's observation (None: not looked at, after an error); its slot is free."""
+        """The oldest frame's observation; its slot is free again."""
         try:
             ok, value = self._replies.recv()
         except (EOFError, OSError) as exc:
@@ -123,7 +119,7 @@ class ObserverProcess:
         slot = self._sent.popleft()
         if slot is not None:
             self._free.append(slot)
-        if ok is False:
+        if not ok:
             raise value
         return value
 
@@ -141,27 +137,20 @@ class ObserverProcess:
 
 def _serve(observe: Observe, memory: mmap.mmap, slot_bytes: int, requests, replies) -> None:
     """The observer's side: each frame sent observed and its observation sent back, (True,
-    observation); an error of ``observe``'s sent back as (False, error), and the frames after it
-    skipped, (None, None), up to the next fresh one; until the walk closes its end or ends this
-    process."""
-    failed = False
-    while True:
+    observation), until the walk closes its end or ends this process; an error of ``observe``'s is
+    sent back instead, (False, error), and ends it."""
+    try:
+        while True:
+            try:
+                slot, shape, frame_index, time_sec = requests.recv()
+            except EOFError:  # the walk closed its end: nothing more to do
+                return
+            image = slot if isinstance(slot, np.ndarray) else \
+                np.ndarray(shape, np.uint8, buffer=memory, offset=slot * slot_bytes)
+            replies.send((True, observe(image, frame_index, time_sec)))
+    except Exception as exc:  # noqa: BLE001 - raised in the walk that feeds this observer
+        exc.add_note("in the observer's process:\n" + "".join(traceback.format_exception(exc)))
         try:
-            slot, shape, frame_index, time_sec, fresh = requests.recv()
-        except EOFError:  # the walk closed its end: nothing more to do
-            return
-        if failed and not fresh:
-            replies.send((None, None))
-            continue
-        image = slot if isinstance(slot, np.ndarray) else \
-            np.ndarray(shape, np.uint8, buffer=memory, offset=slot * slot_bytes)
-        try:
-            reply: tuple = (True, observe(image, frame_index, time_sec, fresh))
-            failed = False
-        except Exception as exc:  # noqa: BLE001 - raised in the walk that feeds this observer
-            exc.add_note("in the observer's process:\n" + "".join(traceback.format_exception(exc)))
-            reply, failed = (False, exc), True
-        try:
-            replies.send(reply)
-        except Exception as exc:  # noqa: BLE001 - an error that does not pickle: its text does
-            replies.send((False, RuntimeError(f"the observer failed: {reply[1]!r} ({exc})")))
+            replies.send((False, exc))
+        except Exception as failed:  # noqa: BLE001 - an error that does not pickle: its text does
+            replies.send((False, RuntimeError(f"the observer failed: {exc!r} ({failed})")))
