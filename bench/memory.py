@@ -6,8 +6,9 @@
 
 Each analysis runs in a fresh subprocess. The analysis forks its backward walk into a process of
 its own (see footy.vision.track._BackwardProcess), and, clicked near the start, a drawer for the
-forward walk's spotlight (footy.vision.render.SpotlightDrawer), both from the analysis process; they
-share the pages loaded before the forks. Three figures each: the analysis process's peak RSS (its
+forward walk's spotlight (footy.vision.render.SpotlightDrawer) and an observer for its frames
+(footy.vision.observing.ObserverProcess), all from the analysis process; they share the pages
+loaded before the forks. Three figures each: the analysis process's peak RSS (its
 own ru_maxrss: what os.wait4 reports is the larger of it and its children's), the largest child's
 (ru_maxrss of the children it reaped), and the peak of them all together, sampled every 50 ms (see
 MemorySampler: a page they share counts once, the memory the analysis takes). The target is read

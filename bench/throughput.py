@@ -13,7 +13,8 @@ parts and writes the heatmap and track files. The vision modules are imported be
 starts, as a worker does before it forks a job. CPU seconds (user + system, all threads, and the
 reaped child processes: the backward walk's) are printed beside the wall clock: on a shared host
 they move less than the wall clock does. ``--profile`` profiles this process only (the forward walk;
-the backward walk runs in a forked process).
+the backward walk runs in a forked process, and clicked near the start so do the forward walk's
+detector and camera motion, in its observer's).
 Clips are cached in bench/out/. Prints figures; not a test.
 """
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Helper processes of one analysis, forked from it: the backward walk (``track._BackwardProcess``)
-and the spotlight clip's drawers (``render.SpotlightDrawer``).
+"""Helper processes of one analysis, forked from it: the backward walk (``track._BackwardProcess``),
+the spotlight clip's drawers (``render.SpotlightDrawer``) and the forward walk's observer
+(``observing.ObserverProcess``).
 
 Forking copies the vision modules already imported and the objects they work on as they are, so
 a child starts in milliseconds. A child never returns into the caller: it ends with ``os._exit``
