@@ -1042,3 +1042,26 @@ def test_a_guess_on_the_player_s_own_box_where_it_was_clicked_is_no_one_else():
     follower = _new_follower(start, player, BLUE, 0, FPS)
     points = [follower.step(obs(i, [(box(300 + 3 * i, 300), BLUE)] + elsewhere), np.eye(2, 3)) for i in range(1, 8)]
     assert all(iou(p.xyxy, box(300 + 3 * i, 300)) >= 0.9 and p.confidence >= 0.9 for i, p in enumerate(points, 1))
+
+
+def test_a_player_half_hidden_by_one_walking_alongside_in_front_is_followed_up_the_pitch():
+    """Broadcast seed 48 player 6 from frame 100: a team-mate walks beside the player, a step nearer
+    the camera, and hides its right part; the detector finds the part in sight, a narrow piece of
+    the player's full height. Not of the player's shape, it is never the player for sure, so the
+    follower went on with its prediction: the player turned up the pitch, the prediction stayed on
+    the old line and ended on the team-mate (0.07 of the follow; 0.53 now). The part in sight stands
+    head to feet like the player: the box goes up and down with it."""
+    follower = TargetFollower(box(300, 300), BLUE, FPS)
+    reported, truth = [], []
+    for i in range(1, 26):
+        cx = 300 - 4 * i
+        feet = 300 - 3 * max(0, i - 10)  # up the pitch from frame 11 on
+        t = box(cx, feet)
+        if i <= 10:  # alone
+            players = [(t, BLUE)]
+        else:  # the team-mate beside it, 14 px to the right and 8 px nearer the camera
+            mate = box(cx + 14, feet + 8)
+            players = [(np.array([t[0], t[1], mate[0], t[3]]), BLUE), (mate, BLUE)]
+        reported.append(follower.step(obs(i, players), np.eye(2, 3)).xyxy)
+        truth.append(t)
+    assert all(r is not None and iou(r, t) >= 0.5 for r, t in zip(reported, truth))
