@@ -119,7 +119,9 @@ class ObserverProcess:
         slot = self._sent.popleft()
         if slot is not None:
             self._free.append(slot)
-        if not ok:
+        if not ok:  # it has ended: nothing else comes back
+            self._free.extend(slot for slot in self._sent if slot is not None)
+            self._sent.clear()
             raise value
         return value
 

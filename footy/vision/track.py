@@ -2169,7 +2169,7 @@ def follow_target(path, time_sec: float, xyxy, detector: Detector, info: VideoIn
     frames_ahead = max(0.0, info.frame_count - frames_behind)
     # the forward walk, at least twice as long as the backward one (clicked near the start, or at
     # 0 s: it is the only walk), has its frames observed in a process of its own (ObserverProcess),
-    # forked before its decoder runs: 0.45-0.47 -> 0.52-0.55 of the plain decode's speed clicked at
+    # forked before its decoder runs: 0.45-0.49 -> 0.49-0.55 of the plain decode's speed clicked at
     # 10 %. The backward walk's chunks are observed, then walked: with an observer of its own, its
     # decoding and observing overlapped, not its walking, and the pipe cost more (0.49-0.53 -> 0.45)
     observe_ahead = parallel and twin is not None and fork and CAN_FORK and \
