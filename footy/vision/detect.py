@@ -728,7 +728,8 @@ class PitchDetector:
         # the colour of the grass) is as wide as the whole player it belongs to
         short = ph < 0.7 * piece_expected
         one_width = self.sizes.aspect * (piece_expected if short else max(ph, 0.8 * piece_expected))
-        if pw <= 1.25 * one_width:
+        # (a pixel of slack: a tenth of a small player's width, which blur and a pose add or take)
+        if pw <= 1.25 * one_width + 1.0:
             return [_part(piece, px, py)]
         heads = self._split_at_heads(piece, px, py, piece_expected, one_width)
         if len(heads) >= 2:

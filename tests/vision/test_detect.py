@@ -638,3 +638,18 @@ def test_row_medians_are_numpy_s_nanmedian_bit_for_bit():
         rows[rng.random(rows.shape) < 0.4] = np.nan
         rows[np.isnan(rows).all(axis=1), 0] = 1.5  # each row has a value
         assert np.array_equal(row_medians(rows), np.nanmedian(rows, axis=1))
+
+
+def test_a_small_player_a_pixel_wider_than_the_split_allows_stays_one_player():
+    """Match seed 48 player 6 at frame 106 (26 px tall at the work width, 11 px a player's width
+    there): its blob, arms and legs out, was 14 px wide, 0.35 px over 1.25 players' width, and the
+    split at the step of its edges cut it 5 + 9 px; the follower, seeing two slivers, lost it. A
+    pixel is a tenth of such a player: the width a piece may have and still be one player has a
+    pixel of slack."""
+    piece = np.zeros((25, 14), bool)
+    piece[4:23, 0:2] = True   # an arm and a leg out to the left, shorter
+    piece[8:23, 2:5] = True
+    piece[0:25, 5:14] = True  # the body
+    parts = sized_detector(26.0)._split_piece(piece, 200, 300, 360)
+    assert len(parts) == 1
+    assert tuple(parts[0][:4]) == (200, 300, 214, 325)
