@@ -10,11 +10,19 @@ when the process that forked it is gone (a stopped or timed-out job's work horse
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+
+try:
+    import fcntl
+    F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only: elsewhere pipes keep their size
+except ImportError:  # (no fcntl, and no fork either: no helper process)
+    F_SETPIPE_SZ = None
 
 CAN_FORK = hasattr(os, "fork")
 
@@ -57,6 +65,43 @@ def fork_child(run: Callable[[], None], in_parent: Callable[[int], None] | None 
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     return pid
+
+
+PIPE_BYTES = 1 << 20  # Linux's most for an unprivileged pipe (~3 frames of 640 x 360; the default is 64 KB)
+
+
+def fork_piped(serve: Callable[[Connection, Connection], None],
+               in_parent: Callable[[int, Connection, Connection], None], widen: str | None = None) -> None:
+    """Fork a child that runs ``serve(requests, replies)``: the ends of two one-way pipes it reads what
+    this process sends it from and writes what it sends back to. ``in_parent(pid, requests, replies)``
+    gets this process's ends (to send on, to receive on) before any signal is handled again (see
+    ``fork_child``); should the fork fail, every end is closed. ``widen``: the pipe ("requests" or
+    "replies") made ``PIPE_BYTES`` large where the system allows it, so its writer rarely waits."""
+    requests_in, requests = multiprocessing.Pipe(duplex=False)
+    replies, replies_out = multiprocessing.Pipe(duplex=False)
+    wide = {"requests": requests, "replies": replies_out}.get(widen or "")
+    if wide is not None and F_SETPIPE_SZ is not None:
+        try:
+            fcntl.fcntl(wide.fileno(), F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:  # a smaller system limit: the default works, with more waiting
+            pass
+
+    def in_child() -> None:
+        requests.close()
+        replies.close()
+        serve(requests_in, replies_out)
+
+    def parent_side(pid: int) -> None:
+        requests_in.close()
+        replies_out.close()
+        in_parent(pid, requests, replies)
+
+    try:
+        fork_child(in_child, parent_side)
+    except BaseException:
+        for end in (requests, replies, requests_in, replies_out):
+            end.close()
+        raise
 
 
 def end_child(pid: int) -> None:

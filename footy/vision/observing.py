@@ -15,25 +15,17 @@ from __future__ import annotations
 
 import collections
 import mmap
-import multiprocessing
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .forking import end_child, fork_child
-
-try:
-    import fcntl
-    F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only: elsewhere pipes keep their size
-except ImportError:  # pragma: no cover - not on Linux
-    F_SETPIPE_SZ = None
+from .forking import end_child, fork_piped
 
 # frames the walk may be ahead of its observer: enough to ride out a slow frame (a crowd's blobs),
 # few enough that the spotlight's frames waiting for their boxes fit its drawer's slots
 OBSERVER_SLOTS = 4
-_PIPE_BYTES = 1 << 20  # room for a few observations (their grey frame is ~60 KB), so the observer rarely waits
 
 # observe(image, frame index, time in seconds): the observation of one frame, the frames in order
 Observe = Callable[[np.ndarray, int, float], Any]
@@ -52,29 +44,14 @@ class ObserverProcess:
         self._memory = mmap.mmap(-1, slots * self._slot_bytes)  # shared with the child
         self._free = list(range(slots))
         self._sent: collections.deque = collections.deque()  # slots whose frames are being looked at, in order
-        requests_in, requests = multiprocessing.Pipe(duplex=False)
-        replies, replies_out = multiprocessing.Pipe(duplex=False)
-        if F_SETPIPE_SZ is not None:
-            try:
-                fcntl.fcntl(replies_out.fileno(), F_SETPIPE_SZ, _PIPE_BYTES)
-            except OSError:  # a smaller system limit: the default (64 KB) works, with more waiting
-                pass
 
-        def in_child() -> None:
-            requests.close()
-            replies.close()
-            _serve(observe, self._memory, self._slot_bytes, requests_in, replies_out)
-
-        def in_parent(pid: int) -> None:  # (no signal is handled until this is done)
+        def in_parent(pid: int, requests, replies) -> None:  # (no signal is handled until this is done)
             self.pid, self._requests, self._replies = pid, requests, replies
-            requests_in.close()
-            replies_out.close()
 
-        try:
-            fork_child(in_child, in_parent)
+        try:  # (the replies' pipe wide: room for a few observations, their grey frame ~60 KB each)
+            fork_piped(lambda requests, replies: _serve(observe, self._memory, self._slot_bytes, requests, replies),
+                       in_parent, widen="replies")
         except BaseException:
-            for end in (requests, replies, requests_in, replies_out):
-                end.close()
             self._memory.close()
             raise
 

@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import mmap
-import multiprocessing
 import os
 import pickle
 import shutil
@@ -21,16 +20,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-try:
-    import fcntl
-    F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only: elsewhere pipes keep their size
-except ImportError:  # (no fcntl, and no fork either: no drawer)
-    F_SETPIPE_SZ = None
-
 import cv2
 import numpy as np
 
-from .forking import end_child, fork_child
+from .forking import end_child, fork_piped
 from .types import TargetTrack, TrackPoint, VideoInfo, VisionError
 from .video import H264Writer, concat_mp4, i420_planes, iter_frames
 
@@ -316,7 +309,6 @@ class SpotlightPart:
             self._release(image)
 
 
-_PIPE_BYTES = 1 << 20  # Linux's most for an unprivileged pipe: ~3 frames of 640 x 360
 DRAWER_SLOTS = 16  # frames in memory shared with a drawer: ~5.5 MB at 640 x 360
 DRAWER_BATCH = 8  # messages sent to a drawer at once: each write wakes it (~0.2 ms a write on this VM)
 
@@ -355,30 +347,12 @@ class SpotlightDrawer:
         self._parts = 0
         self._batch: list[tuple] = []
         self._lock = threading.Lock()  # walks on two threads (no process of their own) share one drawer
-        to_drawer_in, to_drawer = multiprocessing.Pipe(duplex=False)
-        from_drawer, from_drawer_out = multiprocessing.Pipe(duplex=False)
-        if F_SETPIPE_SZ is not None:
-            try:
-                fcntl.fcntl(to_drawer.fileno(), F_SETPIPE_SZ, _PIPE_BYTES)
-            except OSError:  # a smaller system limit: the default (64 KB) works, with more waiting
-                pass
 
-        def in_child() -> None:
-            to_drawer.close()
-            from_drawer.close()
-            _draw_parts(clip, self._slots, to_drawer_in, from_drawer_out)
-
-        def in_parent(pid: int) -> None:  # (no signal is handled until this is done)
+        def in_parent(pid: int, to_drawer, from_drawer) -> None:  # (no signal is handled until this is done)
             self.pid, self._to_drawer, self._from_drawer = pid, to_drawer, from_drawer
-            to_drawer_in.close()
-            from_drawer_out.close()
 
-        try:
-            fork_child(in_child, in_parent)
-        except BaseException:
-            for end in (to_drawer, from_drawer, to_drawer_in, from_drawer_out):
-                end.close()
-            raise
+        # (the frames' pipe wide: ~3 frames of 640 x 360 when one goes through it, see add_frame)
+        fork_piped(lambda frames, back: _draw_parts(clip, self._slots, frames, back), in_parent, widen="requests")
 
     def part(self, path: Path) -> DrawnElsewhere:
         with self._lock:
