@@ -271,55 +271,34 @@ def test_a_backward_walk_that_fails_does_not_leave_the_forward_walk_waiting_for_
     assert children() == before
 
 
-class _DyingCopy(PitchDetector):
-    """A detector whose copy, in the backward walk's process, ends that process on its first frame
-    (as the kernel's out-of-memory killer would): no error is sent, the pipe just closes."""
+class _DyingDetector(PitchDetector):
+    """A detector that ends the process it detects in (as the kernel's out-of-memory killer would: no
+    error is sent, the pipe just closes) on its first frame in a process other than the one it was
+    made in: the backward walk's copy in its process (``dies_as_copy``), else the forward walk's own
+    in its observer's process (clicked near the start)."""
 
-    def __init__(self, parent: int | None = None):
+    def __init__(self, dies_as_copy: bool, copy: bool = False):
         super().__init__()
-        self.parent = parent
+        self.made_in, self.dies_as_copy, self.copy = os.getpid(), dies_as_copy, copy
 
     def __deepcopy__(self, memo):
-        return _DyingCopy(parent=os.getpid())
+        return _DyingDetector(self.dies_as_copy, copy=True)
 
     def detect(self, image):
-        if self.parent is not None and os.getpid() != self.parent:
+        if self.copy == self.dies_as_copy and os.getpid() != self.made_in:
             os._exit(9)
         return super().detect(image)
 
 
-def test_a_backward_process_that_dies_is_an_error_not_a_wait(easy):
+@pytest.mark.parametrize("time_sec,start,dies_as_copy,message", [
+    (2.07, 52, True, r"the backward walk's process \d+ ended without a result"),
+    (0.4, 10, False, r"the observer process \d+ ended without a word")], ids=["backward-walk", "observer"])
+def test_a_helper_process_that_dies_is_an_error_not_a_wait(easy, time_sec, start, dies_as_copy, message):
     before = children()
-    error = in_time(lambda: follow_target(easy.path, 2.07, easy.truth[52][1], _DyingCopy(), stride=2))
+    error = in_time(lambda: follow_target(easy.path, time_sec, easy.truth[start][1], _DyingDetector(dies_as_copy),
+                                          stride=2))
     assert isinstance(error, RuntimeError)
-    assert re.match(r"the backward walk's process \d+ ended without a result", str(error))
-    assert children() == before
-
-
-class _DyingObserver(PitchDetector):
-    """A detector that ends the process it detects in when that is not the process it was made in,
-    unless it is the backward walk's copy: the forward walk's observer dies on its first frame (as
-    the kernel's out-of-memory killer would end it)."""
-
-    def __init__(self, copy: bool = False):
-        super().__init__()
-        self.made_in, self.copy = os.getpid(), copy
-
-    def __deepcopy__(self, memo):
-        return _DyingObserver(copy=True)
-
-    def detect(self, image):
-        if not self.copy and os.getpid() != self.made_in:
-            os._exit(9)
-        return super().detect(image)
-
-
-def test_an_observer_that_dies_is_an_error_not_a_wait(easy):
-    # clicked near the start, the forward walk's frames are observed in a process of its own
-    before = children()
-    error = in_time(lambda: follow_target(easy.path, 0.4, easy.truth[10][1], _DyingObserver(), stride=2))
-    assert isinstance(error, RuntimeError)
-    assert re.match(r"the observer process \d+ ended without a word", str(error))
+    assert re.match(message, str(error))
     assert children() == before
 
 
