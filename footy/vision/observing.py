@@ -1,4 +1,4 @@
-"""A walk's observations made in a process of its own, forked from the walk (``forking.fork_child``).
+"""A walk's observations made in a process of its own, forked from the walk (``forking.fork_piped``).
 
 An observation (the detector's boxes, their kit colours, the camera's motion) needs nothing of the
 follower, only the frames in order: so the walk can hand each analysed frame to an observer and go
