@@ -207,13 +207,18 @@ def test_camera_motion_follows_pan_and_zoom_with_the_background_points_it_keeps(
     assert sum(k >= _MIN_TRACKED for k in kept[1:]) >= 0.8 * len(kept[1:])
 
 
-def children() -> set[int]:
-    """This process's child processes (alive or not yet reaped), as Linux lists them per thread."""
+def children(pid: int | str = "self") -> set[int]:
+    """A process's child processes (alive or not yet reaped; this process's by default), as Linux
+    lists them per thread; none once the process has ended."""
     pids = set()
-    for task in os.listdir("/proc/self/task"):
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:  # it ended meanwhile
+        return pids
+    for task in tasks:
         try:
-            with open(f"/proc/self/task/{task}/children") as listed:
-                pids.update(int(pid) for pid in listed.read().split())
+            with open(f"/proc/{pid}/task/{task}/children") as listed:
+                pids.update(int(child) for child in listed.read().split())
         except FileNotFoundError:  # a thread that ended meanwhile (its children passed to another)
             continue
     return pids
@@ -445,17 +450,7 @@ def test_the_backward_process_and_the_drawer_end_when_the_analysis_process_is_ki
 
 def _descendants(pid: int) -> set[int]:
     """The processes ``pid`` forked, and those they forked in turn."""
-    found = set()
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:  # it ended meanwhile
-        return found
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as listed:
-                found.update(int(child) for child in listed.read().split())
-        except FileNotFoundError:  # a thread (or the process) that ended meanwhile
-            continue
+    found = children(pid)
     return found.union(*(_descendants(child) for child in found))
 
 
