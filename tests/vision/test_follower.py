@@ -969,20 +969,21 @@ def test_a_player_clicked_on_a_box_cut_short_is_seen_for_sure_on_its_whole_detec
     assert all(p.confidence <= 0.5 for p in followed_from_a_box_cut_short(trusted_count=1))
 
 
+def cut_at_left_border(b: np.ndarray) -> np.ndarray:
+    """A box as the detector gives it when the player is partly out of the frame on the left."""
+    return np.array([max(0.0, b[0]), b[1], b[2], b[3]])
+
+
 def velocity_walking_in(at_border: bool) -> float:
     """The horizontal velocity learned from three sightings of a player walking right at 6 px a
     frame, clicked half out of the frame at its left border (its boxes cut there, as the detector
     gives them) or in full view."""
     others = [(box(500, 300), RED), (box(700, 400), BLUE), (box(900, 500), RED)]
     x0 = 0.0 if at_border else 200.0
-
-    def seen(cx):
-        b = box(cx, 300)
-        return np.array([max(0.0, b[0]), b[1], b[2], b[3]])
-
-    follower = _new_follower(obs(0, [(seen(x0), BLUE)] + others), seen(x0), BLUE, 0, FPS)
+    start = cut_at_left_border(box(x0, 300))
+    follower = _new_follower(obs(0, [(start, BLUE)] + others), start, BLUE, 0, FPS)
     for i in range(1, 4):
-        follower.step(obs(i, [(seen(x0 + 6.0 * i), BLUE)] + others), np.eye(2, 3))
+        follower.step(obs(i, [(cut_at_left_border(box(x0 + 6.0 * i, 300)), BLUE)] + others), np.eye(2, 3))
     return float(follower.velocity[0])
 
 
@@ -1008,8 +1009,7 @@ def followed_while_a_player_walks_in_at_the_border(comer_x0: float) -> list:
         if i < 6:
             players.append((box(20 + 6 * i, 300), BLUE))
         else:
-            b = box(comer_x0 + 3 * (i - 6), 305)
-            players.append((np.array([max(0.0, b[0]), b[1], b[2], b[3]]), BLUE))
+            players.append((cut_at_left_border(box(comer_x0 + 3 * (i - 6), 305)), BLUE))
         p = follower.step(obs(i, players), np.eye(2, 3))
         if i >= 6:
             reported.append(p.xyxy)
