@@ -1111,7 +1111,8 @@ class TargetFollower:
         its sides. (A piece with no such neighbour may be anyone's: up and down it was followed into
         pieces of players crossing, seed 39 `match` player 6 0.87 -> 0.58.)"""
         w, h = _size(det)
-        if not (w < 0.75 * self.size[0] and 0.8 * self.size[1] <= h <= OWN_TALLEST * self.size[1]):
+        # (of the player's own height: _own_shape with the player's own width)
+        if not (w < 0.75 * self.size[0] and _own_shape(self.size[0], h, self.size)):
             return False
         for other in boxes:
             if np.array_equal(other, det):
