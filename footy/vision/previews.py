@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .track import shot_signature
+from .camera import shot_signature
 from .types import Frame, VideoInfo
 from .video import frame_at
 

@@ -11,7 +11,10 @@ import pytest
 
 from footy.vision.detect import PitchDetector
 from footy.vision.synthetic import PlayerSpec, SceneSpec, ShotCut, render_scene, scene_preset
-from footy.vision.track import CameraMotion, _new_follower, _observe, follow_target, kit_descriptor
+from footy.vision.camera import CameraMotion
+from footy.vision.follower import new_follower, observe
+from footy.vision.kits import kit_descriptor
+from footy.vision.track import follow_target
 from footy.vision.video import iter_frames
 
 from .boxes import iou
@@ -106,12 +109,12 @@ def walk(scene, start: int = 0, stride: int = 2):
     detector, camera = PitchDetector(), CameraMotion()
     follower = None
     for frame in iter_frames(scene.path, start_sec=start / FPS, step=stride):
-        obs = _observe(frame.image, frame.index, frame.time_sec, detector, camera)
+        obs = observe(frame.image, frame.index, frame.time_sec, detector, camera)
         if follower is None:
             truth = scene.truth[frame.index]
             pid = next((p for p in scene.spec.focus_players if p in truth), min(truth))
             box = np.asarray(truth[pid], float)
-            follower = _new_follower(obs, box, kit_descriptor(frame.image, box), None, FPS / stride)
+            follower = new_follower(obs, box, kit_descriptor(frame.image, box), None, FPS / stride)
         else:
             follower.step(obs, obs.motion)
     return follower

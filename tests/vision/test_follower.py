@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from footy.vision.track import (FollowerSettings, Observation, StartMotion, TargetFollower, _new_follower, _Others,
-                                _snap, clearer_motion)
+from footy.vision.follower import (FollowerSettings, Observation, StartMotion, TargetFollower, _Others, clearer_motion,
+                                   new_follower, snap)
 
 from .boxes import iou
 
@@ -244,8 +244,6 @@ def test_a_reacquired_target_missed_at_once_is_not_boxed_on_someone_else():
 def boxes_walking_in_from_the_left_border(cut: bool):
     """The player is clicked half out of the frame at its left border (its box cut to half its
     width) and walks into view; three others stand in full view. Returns (reported, true) boxes."""
-    from footy.vision.track import _new_follower
-
     others = [(box(500, 300), RED), (box(700, 400), BLUE), (box(900, 500), RED)]
 
     def seen(cx):
@@ -253,7 +251,7 @@ def boxes_walking_in_from_the_left_border(cut: bool):
         return np.array([max(0.0, b[0]), b[1], b[2], b[3]])
 
     first = obs(0, [(seen(0), BLUE)] + others)
-    follower = _new_follower(first, seen(0), BLUE, 0, FPS)
+    follower = new_follower(first, seen(0), BLUE, 0, FPS)
     if not cut:  # the size as clicked, as if the box were the whole player
         follower.size = np.array([W / 2, H])
     reported, truth = [], []
@@ -278,11 +276,9 @@ def test_a_box_cut_by_the_frame_border_is_not_taken_for_the_players_shape():
 def followed_from_a_sliver(as_clicked: bool):
     """The player is clicked on a box 0.6 of its width (the detector cut it there) and runs right
     alone; three others stand in full view. Returns (reported boxes, confidences, true boxes)."""
-    from footy.vision.track import _new_follower
-
     others = [(box(500, 300), RED), (box(700, 400), BLUE), (box(900, 500), RED)]
     sliver = box(200, 300) + np.array([0.2 * W, 0.0, -0.2 * W, 0.0])
-    follower = _new_follower(obs(0, [(sliver, BLUE)] + others), sliver, BLUE, 0, FPS)
+    follower = new_follower(obs(0, [(sliver, BLUE)] + others), sliver, BLUE, 0, FPS)
     if as_clicked:
         follower.size = np.array([0.6 * W, H])
     reported, confidences, truth = [], [], []
@@ -560,25 +556,25 @@ def test_the_confirmed_box_snaps_to_its_detection_but_not_to_a_blob_it_is_part_o
     player = box(400, 300)
     # the coach's box a little off the player's own detection: the detection is the better box
     nudged = player + np.array([2.0, 3.0, 2.0, 3.0])
-    snapped, _, det = _snap(obs(0, [(player, RED), (box(700, 300), BLUE)]), nudged)
+    snapped, _, det = snap(obs(0, [(player, RED), (box(700, 300), BLUE)]), nudged)
     assert det == 0 and np.allclose(snapped, player)
     # the coach's box on one player of a pair the detector sees as one wide box (IoU 0.74 with it):
     # the blob is not the player's shape, the box the coach confirmed is (0.02 of one crossing
     # start followed before, on the blob's shape)
     pair = np.array([player[0], player[1], player[2] + 0.35 * W, player[3]])
     elsewhere = [(box(100 + 60 * k, 500), BLUE) for k in range(3)]  # how wide players are here
-    snapped, confidence, det = _snap(obs(0, [(pair, RED)] + elsewhere), player)
+    snapped, confidence, det = snap(obs(0, [(pair, RED)] + elsewhere), player)
     assert iou(pair, player) >= 0.7
     assert det == 0 and np.allclose(snapped, player) and confidence == 1.0
     # ...nor to the player and one behind it, taller than a player for its width
     stack = np.array([player[0], player[1] - 0.3 * H, player[2], player[3]])
-    snapped, _, det = _snap(obs(0, [(stack, RED)] + elsewhere), player)
+    snapped, _, det = snap(obs(0, [(stack, RED)] + elsewhere), player)
     assert iou(stack, player) >= 0.7
     assert det == 0 and np.allclose(snapped, player)
     # a box drawn a fifth shorter than the player (its feet kept) still snaps to its detection: the
     # follower must know the player's full size, or its own detections look too tall for it
     tight = player + np.array([0.0, 0.2 * H, 0.0, 0.0])
-    snapped, _, det = _snap(obs(0, [(player, RED)] + elsewhere), tight)
+    snapped, _, det = snap(obs(0, [(player, RED)] + elsewhere), tight)
     assert iou(player, tight) >= 0.7
     assert det == 0 and np.allclose(snapped, player)
 
@@ -640,7 +636,7 @@ def followed_with_a_teammate_a_step_away(depth: float, settings: FollowerSetting
     seen again. Returns (the follower's velocity when it is hidden, the IoU with where the player
     is of the box shown on each of the first four hidden frames)."""
     follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
-    # the team-mate is known from the confirmed frame on (as ``_new_follower`` knows everyone
+    # the team-mate is known from the confirmed frame on (as ``new_follower`` knows everyone
     # there), and how it moves (its track is older than the click)
     follower.others.update({}, np.array([box(300, 300 + depth)]), [0], 0, 1)
     follower.others.velocity[0], follower.others.hits[0] = (3.0, 0.0), 3
@@ -810,7 +806,7 @@ def test_a_teammate_only_guessed_at_on_the_frame_clicked_has_a_track_from_the_st
     elsewhere = [(box(600 + 80 * k, 500), RED) for k in range(3)]
     start = obs(0, [(player, BLUE)] + elsewhere)
     start.guesses, start.guess_kits, start.guess_confidences = mate[None], [BLUE], np.array([0.4])
-    follower = _new_follower(start, player, BLUE, 0, FPS)
+    follower = new_follower(start, player, BLUE, 0, FPS)
     p = follower.step(obs(1, [(mate, BLUE)] + elsewhere), np.eye(2, 3))
     assert iou(p.xyxy, mate) < 0.5
     p = follower.step(obs(2, [(mate, BLUE), (player, BLUE)] + elsewhere), np.eye(2, 3))
@@ -952,7 +948,7 @@ def followed_from_a_box_cut_short(trusted_count: int = 0) -> list:
     is told it had before (as if its size were known). Returns the reported points."""
     others = [(box(600, 300), RED), (box(700, 400), BLUE), (box(900, 500), RED)]
     short = box(300, 300) + np.array([0.0, H - H / 1.22, 0.0, 0.0])
-    follower = _new_follower(obs(0, [(short, BLUE)] + others), short, BLUE, 0, FPS)
+    follower = new_follower(obs(0, [(short, BLUE)] + others), short, BLUE, 0, FPS)
     follower.trusted_count = trusted_count
     return [follower.step(obs(i, [(box(300 + 3 * i, 300), BLUE)] + others), np.eye(2, 3)) for i in range(1, 8)]
 
@@ -981,7 +977,7 @@ def velocity_walking_in(at_border: bool) -> float:
     others = [(box(500, 300), RED), (box(700, 400), BLUE), (box(900, 500), RED)]
     x0 = 0.0 if at_border else 200.0
     start = cut_at_left_border(box(x0, 300))
-    follower = _new_follower(obs(0, [(start, BLUE)] + others), start, BLUE, 0, FPS)
+    follower = new_follower(obs(0, [(start, BLUE)] + others), start, BLUE, 0, FPS)
     for i in range(1, 4):
         follower.step(obs(i, [(cut_at_left_border(box(x0 + 6.0 * i, 300)), BLUE)] + others), np.eye(2, 3))
     return float(follower.velocity[0])
@@ -1039,7 +1035,7 @@ def test_a_guess_on_the_player_s_own_box_where_it_was_clicked_is_no_one_else():
     start = obs(0, [(player, BLUE)] + elsewhere)
     start.guesses, start.guess_kits, start.guess_confidences = guess[None], [BLUE], np.array([0.4])
     assert 0.25 <= iou(player, guess) < 0.5
-    follower = _new_follower(start, player, BLUE, 0, FPS)
+    follower = new_follower(start, player, BLUE, 0, FPS)
     points = [follower.step(obs(i, [(box(300 + 3 * i, 300), BLUE)] + elsewhere), np.eye(2, 3)) for i in range(1, 8)]
     assert all(iou(p.xyxy, box(300 + 3 * i, 300)) >= 0.9 and p.confidence >= 0.9 for i, p in enumerate(points, 1))
 

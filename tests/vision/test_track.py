@@ -18,8 +18,10 @@ import pytest
 from footy.vision.detect import PitchDetector
 from footy.vision.render import SpotlightClip, SpotlightDrawer
 from footy.vision.synthetic import camera_at, players_scaled, render_scene, scene_preset
-from footy.vision.track import (_MIN_TRACKED, CameraMotion, FollowerSettings, _Channel, analysis_scaling,
-                                candidate_tracks, follow_target, kit_descriptor, kit_distances)
+from footy.vision.camera import _MIN_TRACKED, CameraMotion
+from footy.vision.follower import FollowerSettings
+from footy.vision.kits import kit_descriptor, kit_distances
+from footy.vision.track import _Channel, analysis_scaling, candidate_tracks, follow_target
 from footy.vision.types import TargetTrack, VisionError
 from footy.vision.video import H264Writer, iter_frames, probe
 
