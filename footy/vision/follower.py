@@ -213,6 +213,10 @@ class FollowerSettings:
     start_guess_iou: float = 0.25
     exit_edge: float = 1.5  # left the frame: re-acquired from a track born this near (body heights) that edge
     kit_learning: float = 0.1  # share of each trusted sighting in the target's kit model
+    # the box clicked overlaps someone else's (another detection, or its own detection is a blob
+    # it is only part of: under IoU 0.7 with it) at IoU this or more: clicked in a crowd, the kit
+    # in it is partly theirs, and the first sighting for sure gives the kit as seen instead
+    crowded_start_iou: float = 0.15
     # shot changes (the director cuts to a close-up, a crowd, a replay, then back to the wide camera)
     cut_distance: float = 0.35  # histogram distance between consecutive analysed frames that is a cut
     off_wide_grass: float = 0.5  # grass share under this x the wide shot's: not the wide shot
@@ -371,6 +375,7 @@ class TargetFollower:
         self.box = np.asarray(box, dtype=np.float64)
         self.kit = kit  # as clicked: the cost against everyone
         self.seen_kit = kit  # as seen since (slowly learned): a second chance at the gate
+        self.kit_unsure = False  # clicked in a crowd: seen_kit starts over at the first sighting for sure
         self.velocity = np.zeros(2)
         self.size = np.array([self.box[2] - self.box[0], self.box[3] - self.box[1]])
         self.anchor = self.box.copy()  # where it was last seen (camera-compensated)
@@ -624,7 +629,13 @@ class TargetFollower:
             self.velocity = a * self.velocity + (1 - a) * self._motion_since_sure(det)
             self.size = 0.6 * self.size + 0.4 * np.array(_size(det))
             seen = obs.kits[target_det]
-            if self.seen_kit is not None and seen is not None:
+            if self.kit_unsure and seen is not None:
+                # clicked in a crowd, the kit clicked is partly a neighbour's: the player's own is
+                # the one seen here, alone (the clicked one stays the cost: a team-mate crossing
+                # is still told by it). Broadcast seed 24 player 1 clicked at frame 150: 0.38 -> 0.87,
+                # match seed 37 player 1 at frame 50: 0.10 -> 0.71
+                self.seen_kit, self.kit_unsure = seen, False
+            elif self.seen_kit is not None and seen is not None:
                 # the kit as seen over time, not on the one frame it was clicked on
                 self.seen_kit = (1 - self.s.kit_learning) * self.seen_kit + self.s.kit_learning * seen
             self.box = det.copy()
@@ -1146,10 +1157,10 @@ def clearer_motion(own: StartMotion | None, other: StartMotion | None, min_sight
 
 
 def new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None, fps: float,
-                 motion: StartMotion | None = None) -> TargetFollower:
+                 motion: StartMotion | None = None, settings: FollowerSettings | None = None) -> TargetFollower:
     """The follower on the confirmed frame, moving with ``motion``'s velocity from the start if
     given (its first sighting of its own counts half, as for any follower: ``velocity_smoothing``)."""
-    follower = TargetFollower(box, kit, fps)
+    follower = TargetFollower(box, kit, fps, settings)
     if motion is not None:
         follower.velocity = motion.velocity.copy()
     cut_w, cut_h = _cut_sides(box, obs.width, obs.height)
@@ -1175,4 +1186,7 @@ def new_follower(obs: Observation, box: np.ndarray, kit, target_det: int | None,
     at_most = np.where(np.arange(len(everyone)) < len(obs.boxes), 0.5, follower.s.start_guess_iou)
     others = [j for j in range(len(everyone)) if j != target_det and overlap[j] < at_most[j]]
     follower.others.update({}, everyone, others, 0, 1)
+    own = [target_det] if target_det is not None and overlap[target_det] >= 0.7 else []
+    crowd = np.delete(overlap, own)
+    follower.kit_unsure = bool(len(crowd)) and float(crowd.max()) >= follower.s.crowded_start_iou
     return follower

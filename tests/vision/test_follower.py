@@ -1061,3 +1061,33 @@ def test_a_player_half_hidden_by_one_walking_alongside_in_front_is_followed_up_t
         reported.append(follower.step(obs(i, players), np.eye(2, 3)).xyxy)
         truth.append(t)
     assert all(r is not None and iou(r, t) >= 0.5 for r, t in zip(reported, truth))
+
+
+def mixed_kit(blue: float) -> np.ndarray:
+    """A kit descriptor ``blue`` BLUE, the rest RED: a box with part of a RED player in it."""
+    return blue * BLUE + (1 - blue) * RED
+
+
+def clicked_in_a_crowd(settings: FollowerSettings | None = None):
+    """Broadcast seed 24 player 1 clicked at frame 150: the box clicked shares pixels with an
+    opponent's, and the kit in it is mostly the opponent's colour. The player then walks away from
+    the opponent: its first boxes alone still hold a little of that colour, then only its own, which
+    is too far from the clicked kit for the gate. Returns (reported, true) boxes."""
+    player, opponent = box(300, 300), box(314, 300)  # IoU 0.26
+    start = obs(0, [(player, mixed_kit(0.6)), (opponent, RED)])
+    follower = new_follower(start, player, mixed_kit(0.3), 0, FPS, settings=settings)
+    reported, truth = [], []
+    for i in range(1, 16):
+        t = box(300 - 6 * i, 300)
+        players = [(t, mixed_kit(0.6) if i <= 2 else BLUE), (box(314 + 6 * i, 300), RED)]
+        reported.append(follower.step(obs(i, players), np.eye(2, 3)).xyxy)
+        truth.append(t)
+    return reported, truth
+
+
+def test_a_player_clicked_in_a_crowd_is_known_by_the_kit_it_shows_alone():
+    reported, truth = clicked_in_a_crowd()
+    assert all(r is not None and iou(r, t) >= 0.5 for r, t in zip(reported, truth))
+    # the kit it shows alone is too far from the one clicked: without the rule it is lost
+    reported, truth = clicked_in_a_crowd(FollowerSettings(crowded_start_iou=math.inf))
+    assert sum(r is not None and iou(r, t) >= 0.5 for r, t in zip(reported, truth)) <= 5
