@@ -605,8 +605,9 @@ class TargetFollower:
             shared = n_oth > 0 and float(overlap.max()) >= 0.15
             # a merged blob, or a piece of one: not the player's own shape (never seen for sure yet,
             # its size is the box clicked, which a neighbour may have cut: ``first_tallest``)
-            consistent = bool(_own_shape(*_size(det), self.size,
-                                         self.s.first_tallest if not self.trusted_count else OWN_TALLEST))
+            tallest = self.s.first_tallest if not self.trusted_count else OWN_TALLEST
+            consistent = bool(_own_shape(*_size(det), self.size, tallest)) or \
+                self._walking_in_at_the_bottom(det, obs, tallest)
             straddled = fit < 0.5 and not (self.missed or self.occluded) and \
                 self._straddles(predicted, np.delete(boxes, target_det, axis=0))
             trusted = not touching and consistent and own_choice and not straddled
@@ -795,6 +796,19 @@ class TargetFollower:
             if in_front and beside and (over_left or over_right):
                 return True
         return False
+
+    def _walking_in_at_the_bottom(self, det: np.ndarray, obs: Observation, tallest: float) -> bool:
+        """A detection cut off by the frame's bottom edge is as much of the player as is in view,
+        which grows as the player walks up into the frame: of its own shape when as wide as it, no
+        shorter than its part seen so far and no taller than a whole player that wide (the aspect of
+        the players in full view). Its height alone had it a merged blob, never seen for sure, and
+        the box stayed the size it came in at (broadcast seed 39 player 12: 0.62-0.71 -> 0.88-0.89)."""
+        if not _borders_cut(det, self._width, self._height)[3]:
+            return False
+        aspect = _player_aspect(obs)
+        w, h = _size(det)
+        return aspect is not None and bool(_own_shape(w, self.size[1], self.size)) and \
+            0.8 * self.size[1] <= h <= tallest * w / aspect
 
     def _inside_blob(self, predicted: np.ndarray, det: np.ndarray) -> np.ndarray:
         """The part of a merged blob the target is in: the predicted box moved sideways the least
