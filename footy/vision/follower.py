@@ -807,6 +807,7 @@ class TargetFollower:
             return False
         aspect = _player_aspect(obs)
         w, h = _size(det)
+        # (as wide as the player: its width checked as ``_own_shape`` checks it, the height aside)
         return aspect is not None and bool(_own_shape(w, self.size[1], self.size)) and \
             0.8 * self.size[1] <= h <= tallest * w / aspect
 
