@@ -35,6 +35,11 @@ def box(cx: float, feet: float) -> np.ndarray:
     return np.array([cx - W / 2, feet - H, cx + W / 2, feet])
 
 
+def cut_at_left_border(b: np.ndarray) -> np.ndarray:
+    """A box as the detector gives it when the player is partly out of the frame on the left."""
+    return np.array([max(0.0, b[0]), b[1], b[2], b[3]])
+
+
 def obs(i: int, players: list[tuple[np.ndarray, np.ndarray]]) -> Observation:
     boxes = np.array([b for b, _ in players], float).reshape(-1, 4)
     return Observation(frame_index=2 * i, time_sec=2 * i / 25.0, boxes=boxes, confidences=np.ones(len(boxes)),
@@ -247,8 +252,7 @@ def boxes_walking_in_from_the_left_border(cut: bool):
     others = [(box(500, 300), RED), (box(700, 400), BLUE), (box(900, 500), RED)]
 
     def seen(cx):
-        b = box(cx, 300)
-        return np.array([max(0.0, b[0]), b[1], b[2], b[3]])
+        return cut_at_left_border(box(cx, 300))
 
     first = obs(0, [(seen(0), BLUE)] + others)
     follower = new_follower(first, seen(0), BLUE, 0, FPS)
@@ -963,11 +967,6 @@ def test_a_player_clicked_on_a_box_cut_short_is_seen_for_sure_on_its_whole_detec
     assert all(iou(p.xyxy, box(300 + 3 * i, 300)) >= 0.95 for i, p in enumerate(points, 1))
     # once seen for sure, its size is known, and a detection 1.22 x as tall is a merged blob
     assert all(p.confidence <= 0.5 for p in followed_from_a_box_cut_short(trusted_count=1))
-
-
-def cut_at_left_border(b: np.ndarray) -> np.ndarray:
-    """A box as the detector gives it when the player is partly out of the frame on the left."""
-    return np.array([max(0.0, b[0]), b[1], b[2], b[3]])
 
 
 def velocity_walking_in(at_border: bool) -> float:
