@@ -73,6 +73,9 @@ class FollowScore:
     switches: int
     wrong_frames: int
     seconds: float
+    # IoU of the box clicked with the nearest other player's true box on the start frame: 0 for a
+    # player clicked clear of everyone (the follows clicked touching someone lose most: see bench/README)
+    start_overlap: float = 0.0
 
 
 # the visibility part of the "reasonable" subset of pedestrian-detection benchmarks (Caltech; not
@@ -174,6 +177,8 @@ def score_follow(scene: Scene, player_id: int, stride: int, start_frame: int | N
         start_frame, start_box = clean_start(scene, player_id, stride, info, anchor)
     if start_box is None:
         start_box = scene.truth[start_frame][player_id]
+    others = [box for pid, box in scene.truth[start_frame].items() if pid != player_id]
+    start_overlap = float(iou_matrix(np.array([start_box]), np.array(others))[0].max()) if others else 0.0
     t0 = time.perf_counter()
     track = follow_target(scene.path, start_frame / info.fps, start_box, PitchDetector(), info=info, stride=stride)
     seconds = time.perf_counter() - t0
@@ -207,7 +212,7 @@ def score_follow(scene: Scene, player_id: int, stride: int, start_frame: int | N
                   f"got {point.xyxy and [round(v) for v in point.xyxy]} on {on} conf {point.confidence:.2f}")
     return FollowScore(player_id=player_id, start_frame=start_frame, share=right / max(1, len(track.points)),
                        visible_share=visible_right / max(1, visible_frames), switches=switches,
-                       wrong_frames=wrong, seconds=seconds)
+                       wrong_frames=wrong, seconds=seconds, start_overlap=start_overlap)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
         uncut = [f.share for name, f in follow_rows if name not in cut_scenes]
         if uncut and len(uncut) < len(shares):
             print(f"{'mean, no cuts':<14} {'':6} {'':5} {np.mean(uncut):7.3f}")
+        # where the share is lost: a box clicked clear of everyone, or touching someone's
+        for label, clear in (("clicked clear", True), ("clicked touching", False)):
+            part = [f.share for _, f in follow_rows if (f.start_overlap == 0.0) == clear]
+            if part and len(part) < len(shares):
+                print(f"{'mean, ' + label:<22} {np.mean(part):7.3f} over {len(part)} follows")
     print(f"\ntargets (recall>=0.95, share>=0.95, <=1 switch per scene): {'MET' if all_ok else 'NOT MET'}; "
           f"{time.perf_counter() - started:.0f}s total")
     return 0
