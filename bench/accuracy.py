@@ -132,6 +132,12 @@ def score_detection_and_tracking(scene: Scene, workdir: Path) -> DetectionScore:
                           idf1=float(result.Identity.IDF1), idsw=int(result.CLEAR.IDSW))
 
 
+def overlap_with_others(truth: dict, player_id: int, box) -> float:
+    """The highest IoU of ``box`` with another player's true box on a frame (0 with nobody else)."""
+    others = [b for pid, b in truth.items() if pid != player_id]
+    return float(iou_matrix(np.array([box]), np.array(others))[0].max()) if others else 0.0
+
+
 def clean_start(scene: Scene, player_id: int, stride: int, info, anchor: int) -> tuple[int, np.ndarray | None]:
     """Where a coach starts the follow from a preview frame near frame ``anchor``: (frame, the
     player's candidate box there), or (a frame the player is in view, None: its true box) when
@@ -149,10 +155,9 @@ def clean_start(scene: Scene, player_id: int, stride: int, info, anchor: int) ->
             continue
         ious = iou_matrix(np.array([truth]), np.array([c.xyxy for c in candidates]))[0]
         k = int(np.argmax(ious))
-        others = [box for pid, box in scene.truth[f].items() if pid != player_id]
         # a box that is as much someone else's (the player half hidden behind them) is no
         # clean candidate: a coach would not pick the player there
-        shared = bool(others) and iou_matrix(np.array(others), np.array([candidates[k].xyxy]))[:, 0].max() >= 0.5
+        shared = overlap_with_others(scene.truth[f], player_id, candidates[k].xyxy) >= 0.5
         if ious[k] >= 0.6 and not shared:
             return f, candidates[k].xyxy
     # (a player the stride's frames never show, in view a frame or two: from such a frame)
@@ -177,8 +182,7 @@ def score_follow(scene: Scene, player_id: int, stride: int, start_frame: int | N
         start_frame, start_box = clean_start(scene, player_id, stride, info, anchor)
     if start_box is None:
         start_box = scene.truth[start_frame][player_id]
-    others = [box for pid, box in scene.truth[start_frame].items() if pid != player_id]
-    start_overlap = float(iou_matrix(np.array([start_box]), np.array(others))[0].max()) if others else 0.0
+    start_overlap = overlap_with_others(scene.truth[start_frame], player_id, start_box)
     t0 = time.perf_counter()
     track = follow_target(scene.path, start_frame / info.fps, start_box, PitchDetector(), info=info, stride=stride)
     seconds = time.perf_counter() - t0
