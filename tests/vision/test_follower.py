@@ -361,10 +361,13 @@ def run_crossing(settings: FollowerSettings | None = None):
 
 def test_the_kit_distance_its_own_detections_always_show_does_not_hand_them_to_a_crossing_teammate():
     # the team-mate's track, costed by position alone, would take the turning target's detection
-    # (frames 10-24 lost) were the target's usual kit distance counted against it in full
-    reported, truth = run_crossing()
-    assert all(iou(r, t) >= 0.5 for r, t in zip(reported, truth))
-    reported, truth = run_crossing(FollowerSettings(kit_noise=0.0))
+    # (frames 10-24 lost) were the target's usual kit distance counted against it in full, and
+    # leaving the target without a detection no dearer than leaving the team-mate's track
+    # without one (either keeps it on the player)
+    for settings in (None, FollowerSettings(kit_noise=0.0), FollowerSettings(target_unmatched=0.0)):
+        reported, truth = run_crossing(settings)
+        assert all(iou(r, t) >= 0.5 for r, t in zip(reported, truth))
+    reported, truth = run_crossing(FollowerSettings(kit_noise=0.0, target_unmatched=0.0))
     assert not all(iou(r, t) >= 0.5 for r, t in zip(reported, truth))
 
 
@@ -1108,3 +1111,30 @@ def test_a_player_walking_up_into_view_at_the_bottom_edge_grows_with_its_part_in
         reported.append(follower.step(obs(i, [(in_view(i), BLUE)] + others), np.eye(2, 3)).xyxy)
         truth.append(in_view(i))
     assert all(r is not None and iou(r, t) >= 0.7 for r, t in zip(reported, truth))
+
+
+def missed_in_a_crowd_of_three(settings: FollowerSettings | None = None) -> list[int]:
+    """The target stands with a team-mate half in front of it and another beside that one; from
+    frame 5 the detector gives two boxes for the three: the target's own (its kit spoiled by the
+    team-mate's edge, ``MIXED``) and a blob of the other two. The team-mate's track fits the
+    target's box by position nearly as well as the target does, and its row counts no kit.
+    Returns how long the target had been missed, each of frames 5-7."""
+    mixed = 0.42 * BLUE + 0.58 * RED
+    follower = TargetFollower(box(300, 300), BLUE, FPS, settings)
+    missed = []
+    for i in range(1, 8):
+        if i < 5:
+            players = [(box(300, 300), BLUE), (box(312, 300), BLUE), (box(340, 300), BLUE)]
+        else:
+            players = [(box(302 - 3 * (i - 5), 300), mixed), (box(332, 300), BLUE)]
+        follower.step(obs(i, players), np.eye(2, 3))
+        if i >= 5:
+            missed.append(follower.missed)
+    return missed
+
+
+def test_in_a_crowd_with_a_box_short_the_target_keeps_its_own_and_a_neighbour_goes_without():
+    # three tracks, two boxes: one track goes without. At the same price for all it was the
+    # target, whose row (kit counted) is the dearest (``FollowerSettings.target_unmatched``)
+    assert missed_in_a_crowd_of_three() == [0, 0, 0]
+    assert missed_in_a_crowd_of_three(FollowerSettings(target_unmatched=0.0)) == [1, 2, 3]
