@@ -1116,7 +1116,7 @@ def test_a_player_walking_up_into_view_at_the_bottom_edge_grows_with_its_part_in
 def missed_in_a_crowd_of_three(settings: FollowerSettings | None = None) -> list[int]:
     """The target stands with a team-mate half in front of it and another beside that one; from
     frame 5 the detector gives two boxes for the three: the target's own (its kit spoiled by the
-    team-mate's edge, ``MIXED``) and a blob of the other two. The team-mate's track fits the
+    team-mate's edge: ``mixed``) and a blob of the other two. The team-mate's track fits the
     target's box by position nearly as well as the target does, and its row counts no kit.
     Returns how long the target had been missed, each of frames 5-7."""
     mixed = 0.42 * BLUE + 0.58 * RED
