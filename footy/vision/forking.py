@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
+import cv2
+
 try:
     import fcntl
     F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only: elsewhere pipes keep their size
@@ -39,10 +41,18 @@ def fork_child(run: Callable[[], None], in_parent: Callable[[int], None] | None 
     # both are held over the fork
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     gc.freeze()
+    # OpenCV's thread pool is not safe to fork: a worker of it that holds the pool's lock at the
+    # fork leaves the lock held in the child for good, and the child's first OpenCV call waits on
+    # it for ever (a bench's walk, forked beside a pool of two, hung so). One thread stops the
+    # workers; the child keeps one, this process gets its pool back after the fork
+    opencv_threads = cv2.getNumThreads()
+    if opencv_threads > 1:
+        cv2.setNumThreads(1)
     try:
         pid = os.fork()
     except BaseException:
         gc.unfreeze()
+        cv2.setNumThreads(opencv_threads)
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         raise
     if pid == 0:
@@ -57,6 +67,7 @@ def fork_child(run: Callable[[], None], in_parent: Callable[[int], None] | None 
             os._exit(0)
     try:
         gc.unfreeze()
+        cv2.setNumThreads(opencv_threads)
         if in_parent is not None:
             in_parent(pid)
     except BaseException:

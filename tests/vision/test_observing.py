@@ -75,3 +75,31 @@ def test_an_observer_killed_is_an_error_not_a_wait():
         assert re.match(r"the observer process \d+ ended without a word", str(error.value))
     finally:
         observer.close()
+
+
+def test_a_child_is_forked_with_opencv_s_thread_pool_stopped_and_the_parent_gets_its_pool_back():
+    # a worker of OpenCV's pool holding the pool's lock at the fork would leave it held in the
+    # child for good: the child forks with no workers (one thread) and keeps it so
+    import cv2
+
+    from footy.vision.forking import fork_child
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        cv2.GaussianBlur(np.zeros((720, 1280, 3), np.uint8), (9, 9), 2)  # the pool's workers started
+        read, write = os.pipe()
+
+        def in_child() -> None:
+            os.write(write, str(cv2.getNumThreads()).encode())
+            cv2.GaussianBlur(np.zeros((720, 1280, 3), np.uint8), (9, 9), 2)  # and OpenCV works there
+
+        pid = fork_child(in_child)
+        os.close(write)
+        told = os.read(read, 16)
+        os.close(read)
+        _, status = os.waitpid(pid, 0)
+        assert told == b"1" and os.waitstatus_to_exitcode(status) == 0
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)
